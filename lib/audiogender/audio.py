@@ -1,0 +1,147 @@
+"""Reading audio: any file soundfile reads, as mono float32 at the model's rate.
+
+Every recording passes through the same three steps before features are taken:
+remove the DC offset (``audiomnist-az`` clips sit near -0.085, which makes silence
+look loud), normalise the level (levels in the wild vary tenfold, and a model that
+sees only training-like levels learns loudness), and fit the clip to one second.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16_000  # Hz: the one rate the model hears
+CLIP_SECONDS = 1.0  # the seed's clip length
+N_SAMPLES = int(SAMPLE_RATE * CLIP_SECONDS)  # 16,000 samples in one clip
+TARGET_RMS = 0.05  # level the loud part of every recording is scaled to
+SILENCE_RMS = 1e-4  # below this a recording holds no signal worth judging
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
+
+
+class AudioError(ValueError):
+    """A recording that cannot be used, with the file and the reason in the message."""
+
+    def __init__(self, path: str | os.PathLike | None, reason: str):
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read ``path`` as a mono float32 waveform at ``sample_rate``.
+
+    Channels are averaged and the signal is resampled with soxr. Raises
+    :class:`AudioError` naming the file when it cannot be read, holds no samples,
+    or holds values that are not finite.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except FileNotFoundError:
+        raise AudioError(path, "no such file") from None
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioError(path, f"cannot be read as audio ({error})") from None
+    return to_model_rate(data, rate, path=path, sample_rate=sample_rate)
+
+
+def to_model_rate(
+    data: np.ndarray, rate: int, *, path=None, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """Down-mix ``data`` (samples, or samples x channels) to mono and resample it."""
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    if data.ndim != 1:
+        raise AudioError(path, f"expected a 1-D or 2-D array of samples, got shape {data.shape}")
+    if data.size == 0:
+        raise AudioError(path, "holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
+    if rate != sample_rate:
+        data = soxr.resample(data, rate, sample_rate).astype(np.float32, copy=False)
+    return np.ascontiguousarray(data)
+
+
+def remove_dc(audio: np.ndarray) -> np.ndarray:
+    """Subtract the mean, so a constant offset does not read as signal."""
+    return audio - audio.mean(axis=-1, keepdims=True, dtype=np.float64).astype(audio.dtype)
+
+
+def frame_rms(audio: np.ndarray, frame_length: int = 400, hop_length: int = 160) -> np.ndarray:
+    """Root-mean-square level of each 25 ms frame (the last frame may be shorter)."""
+    if audio.size < frame_length:
+        return np.sqrt(np.mean(np.square(audio), dtype=np.float64, keepdims=True))
+    frames = np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop_length]
+    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=-1))
+
+
+def loud_level(audio: np.ndarray) -> float:
+    """Level of the loud part of a recording: the 95th percentile of its frame RMS.
+
+    A percentile rather than the peak, so one click does not set the level, and
+    rather than the mean, so long pauses do not.
+    """
+    return float(np.percentile(frame_rms(audio), 95))
+
+
+def normalize_level(audio: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
+    """Scale ``audio`` so its loud part sits at ``target_rms``; silence is left alone."""
+    level = loud_level(audio)
+    if level < SILENCE_RMS:
+        return audio
+    return (audio * (target_rms / level)).astype(np.float32, copy=False)
+
+
+def loudest_window(audio: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMPLES // 10) -> int:
+    """Start of the ``length``-sample window with the most energy."""
+    if audio.size <= length:
+        return 0
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    starts = np.arange(0, audio.size - length + 1, hop)
+    return int(starts[np.argmax(energy[starts + length] - energy[starts])])
+
+
+def pad_or_trim(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
+    """Fit ``audio`` to ``length`` samples: zero-pad the end, or keep the loudest window."""
+    if audio.size >= length:
+        start = loudest_window(audio, length)
+        return audio[start : start + length]
+    return np.pad(audio, (0, length - audio.size))
+
+
+def prepare(audio: np.ndarray) -> np.ndarray:
+    """DC removal then level normalisation: what every waveform gets before features."""
+    return normalize_level(remove_dc(np.asarray(audio, dtype=np.float32)))
+
+
+def prepare_clip(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
+    """:func:`prepare`, then fit to one clip: the training examples' waveform."""
+    return pad_or_trim(prepare(audio), length)
+
+
+def is_audio_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has the extension of a format soundfile reads."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def find_audio_files(paths) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of audio files.
+
+    Files named explicitly are kept whatever their extension, so that a bad file
+    reaches the reader and is reported, rather than vanishing silently.
+    """
+    found: list[Path] = []
+    for item in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        item = Path(item)
+        if item.is_dir():
+            found.extend(sorted(p for p in item.rglob("*") if p.is_file() and is_audio_file(p)))
+        else:
+            found.append(item)
+    return found

@@ -1,0 +1,63 @@
+"""The command line: ``audiogender predict PATH...`` (also ``python -m audiogender``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from .audio import find_audio_files
+from .device import DEVICES
+
+FIELDS = ["path", "label", "p_female", "duration_seconds", "error"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiogender", description="Tell male from female voices in recordings.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser(
+        "predict",
+        help="classify audio files",
+        description="Print, for each audio file, male/female and the probability that the voice is female.",
+    )
+    predict.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
+    predict.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: %(default)s)")
+    predict.add_argument("--model", default=None, help="a model.pt or run folder (default: the model shipped in the package)")
+    predict.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default: %(default)s)")
+    return parser
+
+
+def write_rows(rows: list[dict], fmt: str, out) -> None:
+    if fmt == "json":
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        width = max([len("path")] + [len(r["path"]) for r in rows])
+        out.write(f"{'path':<{width}}  {'label':<8}  p_female\n")
+        for r in rows:
+            answer = f"error: {r['error']}" if r["error"] else f"{r['label']:<8}  {'' if r['p_female'] is None else format(r['p_female'], '.3f')}"
+            out.write(f"{r['path']:<{width}}  {answer}\n")
+
+
+def predict_command(args) -> int:
+    from .predict import Prediction, load_model  # torch loads only when needed
+
+    files = find_audio_files(args.paths)
+    missing = [p for p in args.paths if not find_audio_files([p])]
+    model = load_model(args.model, device=args.device)
+    rows = [p.to_dict() for p in model.predict_files(files)]
+    rows += [Prediction(str(p), None, None, None, "folder holds no audio files").to_dict() for p in missing]
+    write_rows(rows, args.format, sys.stdout)
+    return 1 if any(r["error"] for r in rows) or not rows else 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "predict":
+        return predict_command(args)
+    return 2

@@ -1,0 +1,104 @@
+"""Features, defined once and used by training and prediction alike.
+
+The seed's recipe: pre-emphasis 0.97, 25 ms Hann windows every 10 ms, no centring,
+40 mel bands, 12 cepstral coefficients with a lifter of 22, on a clip of 1 s, giving
+a 98 x 12 matrix. The log-mel option keeps the 40 bands (98 x 40), in dB relative to
+the clip's loudest bin, so it does not change with the recording's level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import librosa
+import numpy as np
+import scipy.fft
+
+from .audio import N_SAMPLES, SAMPLE_RATE
+
+PRE_EMPHASIS = 0.97
+N_FFT = 400  # 25 ms at 16 kHz; the FFT is as long as the window
+HOP_LENGTH = 160  # 10 ms
+N_MELS = 40
+N_MFCC = 12
+LIFTER = 22
+TOP_DB = 80.0  # dynamic range kept below the loudest bin, as librosa.power_to_db
+N_FRAMES = 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH  # 98 frames in a 1 s clip
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Which features a model reads: ``"mfcc"`` (the seed's) or ``"logmel"``."""
+
+    kind: str = "mfcc"
+    n_mels: int = N_MELS
+    n_mfcc: int = N_MFCC
+
+    def __post_init__(self):
+        if self.kind not in ("mfcc", "logmel"):
+            raise ValueError(f"unknown feature kind {self.kind!r}: use 'mfcc' or 'logmel'")
+
+    @property
+    def n_features(self) -> int:
+        """Width of the feature matrix (its height is the number of frames)."""
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=None)
+def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
+    """The mel filterbank (n_mels x bins), built once with librosa and reused."""
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+
+@lru_cache(maxsize=None)
+def _window() -> np.ndarray:
+    return librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+
+
+@lru_cache(maxsize=None)
+def _lifter(n_mfcc: int) -> np.ndarray:
+    return (1 + (LIFTER / 2) * np.sin(np.pi * np.arange(1, n_mfcc + 1) / LIFTER)).astype(np.float32)
+
+
+def pre_emphasis(audio: np.ndarray) -> np.ndarray:
+    """y[n] = x[n] - 0.97 x[n-1]: lifts the high frequencies that speech loses."""
+    return np.concatenate([audio[..., :1], audio[..., 1:] - PRE_EMPHASIS * audio[..., :-1]], axis=-1)
+
+
+def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """|STFT|^2 of frames without centring: (..., samples) -> (..., frames, bins)."""
+    frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=-1)[..., ::HOP_LENGTH, :]
+    spectrum = np.fft.rfft(frames * _window(), axis=-1)
+    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+
+def log_mel(audio: np.ndarray, n_mels: int = N_MELS, reference: str = "max") -> np.ndarray:
+    """Mel power in dB: (..., samples) -> (..., frames, n_mels).
+
+    ``reference="max"`` measures from each clip's loudest bin (level-free);
+    ``"one"`` measures from 1.0, as ``librosa.power_to_db`` does by default.
+    """
+    mel = power_spectrogram(pre_emphasis(audio)) @ mel_filters(n_mels).T
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    peak = db.max(axis=(-2, -1), keepdims=True)
+    db = np.maximum(db, peak - TOP_DB)
+    return db - peak if reference == "max" else db
+
+
+def mfcc(audio: np.ndarray, n_mfcc: int = N_MFCC, n_mels: int = N_MELS) -> np.ndarray:
+    """The seed's MFCCs: (..., samples) -> (..., frames, n_mfcc), as librosa computes them."""
+    db = log_mel(audio, n_mels, reference="one")
+    cepstra = scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[..., :n_mfcc]
+    return (cepstra * _lifter(n_mfcc)).astype(np.float32)
+
+
+def compute_features(audio: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Features of one prepared clip or a batch of them: (..., samples) -> (..., frames, width)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if config.kind == "mfcc":
+        return mfcc(audio, config.n_mfcc, config.n_mels)
+    return log_mel(audio, config.n_mels).astype(np.float32)

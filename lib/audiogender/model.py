@@ -1,0 +1,140 @@
+"""The CNNs, and saving and loading them with the features they read.
+
+``seed`` is the seed project's network, layer for layer; ``default`` is ours: batch
+normalisation, dropout, and pooling over time only, so it reads clips of any length
+while keeping where in frequency the energy lies (formants, pitch).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .features import N_FRAMES, FeatureConfig
+
+DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
+SHIPPED_MODEL = "default.pt"
+
+
+class Standardize(nn.Module):
+    """Per-feature mean and scale, fitted on the training clips and saved with the weights."""
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def fit(self, features: np.ndarray) -> "Standardize":
+        flat = torch.as_tensor(features.reshape(-1, features.shape[-1]), dtype=torch.float32)
+        self.mean.copy_(flat.mean(0))
+        self.scale.copy_(flat.std(0).clamp_min(1e-3))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+
+class SeedCNN(nn.Module):
+    """The seed's CNN: conv 3x3 32, ReLU, pool 2, conv 3x3 64, ReLU, pool 2, dense 128, ReLU, dense 2.
+
+    Reads one (98 x 12) MFCC matrix; the convolutions are unpadded, as in the seed.
+    """
+
+    def __init__(self, n_features: int = 12, n_frames: int = N_FRAMES, n_classes: int = 2):
+        super().__init__()
+        self.standardize = Standardize(n_features)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        )  # fmt: skip
+        height, width = ((n_frames - 2) // 2 - 2) // 2, ((n_features - 2) // 2 - 2) // 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * height * width, 128), nn.ReLU(), nn.Linear(128, n_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, features) -> (batch, classes) logits."""
+        return self.classifier(self.features(self.standardize(x).unsqueeze(1)))
+
+
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm and ReLU, then 2x2 max pooling."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.MaxPool2d(2),
+    )  # fmt: skip
+
+
+class GenderCNN(nn.Module):
+    """Our default: three conv blocks on log-mel frames, mean and max over time, then dense.
+
+    Pooling over time makes the network indifferent to clip length and to where in
+    the clip the word falls; keeping the frequency axis keeps the spectral envelope.
+    """
+
+    def __init__(self, n_features: int = 40, n_frames: int = N_FRAMES, n_classes: int = 2, width: int = 16, dropout: float = 0.3):
+        super().__init__()
+        self.standardize = Standardize(n_features)
+        self.features = nn.Sequential(conv_block(1, width), conv_block(width, 2 * width), conv_block(2 * width, 4 * width))
+        flat = 2 * 4 * width * (n_features // 8)
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(flat, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, n_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, features) -> (batch, classes) logits; frames may be any number >= 8."""
+        h = self.features(self.standardize(x).unsqueeze(1))  # (batch, channels, time, freq)
+        pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # over time only
+        return self.classifier(pooled.flatten(1))
+
+
+MODELS = {"seed": SeedCNN, "default": GenderCNN}
+
+
+def build_model(name: str = "default", n_features: int | None = None, **kwargs) -> nn.Module:
+    """A fresh network by name (``"seed"`` or ``"default"``), sized for its default features."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
+    n_features = n_features or DEFAULT_FEATURES[name].n_features
+    return MODELS[name](n_features=n_features, **kwargs)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, **meta) -> None:
+    """Save weights with everything needed to rebuild the network and its features."""
+    from .files import atomic_file
+
+    checkpoint = {
+        "model": name,
+        "n_features": features.n_features,
+        "features": features.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+        "meta": meta,
+    }
+    with atomic_file(path, "wb") as f:
+        torch.save(checkpoint, f)
+
+
+def shipped_model_path() -> Path:
+    """The model that ships inside the package."""
+    return Path(str(resources.files("audiogender") / "assets" / SHIPPED_MODEL))
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, FeatureConfig, dict]:
+    """Rebuild (network in eval mode, feature config, metadata) from a checkpoint file."""
+    path = Path(path) if path else shipped_model_path()
+    if path.is_dir():
+        path = path / "model.pt"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    network = build_model(checkpoint["model"], checkpoint["n_features"])
+    network.load_state_dict(checkpoint["state_dict"])
+    return network.eval(), FeatureConfig(**checkpoint["features"]), dict(checkpoint.get("meta", {}))

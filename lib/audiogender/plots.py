@@ -1,0 +1,76 @@
+"""The figures the notebooks and run folders show."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .audio import SAMPLE_RATE
+from .features import HOP_LENGTH
+
+ROLE_CODES = {"": 0, "train": 1, "validation": 2, "test": 3}
+
+
+def plot_history(history: pd.DataFrame) -> dict[str, plt.Figure]:
+    """Accuracy and loss per epoch, training and validation, as the seed drew them."""
+    figures = {}
+    for kind, train, valid in (("accuracy", "train_acc", "valid_acc"), ("loss", "train_loss", "valid_loss")):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(history["epoch"], history[train], marker="o", label="train")
+        if valid in history:
+            ax.plot(history["epoch"], history[valid], marker="o", label="validation (held-out speakers)")
+        ax.set(xlabel="epoch", ylabel=kind, title=f"model {kind}")
+        ax.legend()
+        figures[kind] = fig
+        plt.close(fig)
+    return figures
+
+
+def plot_waveform_and_features(audio: np.ndarray, features: np.ndarray, title: str = "", feature_name: str = "MFCC"):
+    """The waveform over its feature matrix, like the seed's picture of a woman saying "zero"."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), gridspec_kw={"height_ratios": [1, 1.4]})
+    top.plot(np.arange(audio.size) / SAMPLE_RATE, audio, linewidth=0.6)
+    top.set(xlabel="time (s)", ylabel="amplitude", title=title, xlim=(0, audio.size / SAMPLE_RATE))
+    extent = (0, features.shape[0] * HOP_LENGTH / SAMPLE_RATE, 0, features.shape[1])
+    image = bottom.imshow(features.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
+    bottom.set(xlabel="time (s)", ylabel=f"{feature_name} index")
+    fig.colorbar(image, ax=bottom, pad=0.01)
+    fig.tight_layout()
+    return fig
+
+
+def plot_assignment(table: pd.DataFrame):
+    """Which speaker falls where in each split: a speakers x splits map of roles."""
+    roles = table.drop(columns="gender")
+    codes = roles.replace(ROLE_CODES).astype(int).T
+    fig, ax = plt.subplots(figsize=(max(6, 0.18 * len(table)), 2 + 0.4 * len(roles.columns)))
+    cmap = matplotlib.colors.ListedColormap(["#f0f0f0", "#4c72b0", "#dd8452", "#55a868"])
+    ax.imshow(codes, aspect="auto", cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
+    ax.set_yticks(range(len(codes.index)), codes.index)
+    ax.set_xticks(range(len(table)), [f"{s} {'♀' if g == 'female' else '♂'}" for s, g in zip(table.index, table["gender"])], rotation=90, fontsize=7)
+    handles = [matplotlib.patches.Patch(color=cmap(i), label=r or "unused") for r, i in ROLE_CODES.items()]
+    ax.legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.set_title("speaker-disjoint splits: each speaker's role in each split")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(confusion: pd.DataFrame, title: str = ""):
+    fig, ax = plt.subplots(figsize=(4, 3.4))
+    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_speaker(speakers: pd.DataFrame, title: str = ""):
+    """Accuracy of each held-out speaker's clips, coloured by gender."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(speakers)), 3.5))
+    sns.barplot(data=speakers, x="speaker", y="accuracy", hue="gender", dodge=False, ax=ax, palette={"male": "#4c72b0", "female": "#dd8452"})
+    ax.set(ylim=(0, 1.02), ylabel="clip accuracy", title=title)
+    ax.tick_params(axis="x", rotation=90)
+    fig.tight_layout()
+    return fig
