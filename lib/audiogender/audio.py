@@ -42,10 +42,10 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     path = Path(path)
     if path.is_dir():
         raise AudioError(path, "is a directory, not an audio file")
+    if not path.exists():
+        raise AudioError(path, "no such file")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise AudioError(path, "no such file") from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise AudioError(path, f"cannot be read as audio ({error})") from None
     return to_model_rate(data, rate, path=path, sample_rate=sample_rate)

@@ -101,14 +101,11 @@ def read_corpora(roots) -> pd.DataFrame:
     With more than one corpus, speaker ids are prefixed by the corpus so they never collide.
     """
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
-    tables = [read_corpus(root) for root in roots]
-    if len(tables) > 1:
-        for table in tables:
-            table["speaker"] = [
-                s if s.startswith(f"{c}:") else f"{c}:{s}" for c, s in zip(table["corpus"], table["speaker"])
-            ]
+    tables = [(t := read_corpus(root))[t["gender"].isin(GENDERS)] for root in roots]
     clips = pd.concat(tables, ignore_index=True)
-    return clips[clips["gender"].isin(GENDERS)].reset_index(drop=True)
+    if len(tables) > 1:
+        clips["speaker"] = [s if s.startswith(f"{c}:") else f"{c}:{s}" for c, s in zip(clips["corpus"], clips["speaker"])]
+    return clips
 
 
 def speaker_table(clips: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +239,7 @@ def load_features(
     paths = list(clips["path"])
     cache = None
     if cache_dir is not None:
-        key = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode())
+        key = hashlib.sha1(config.cache_key().encode())
         for p in paths:
             stat = os.stat(p)
             key.update(f"{p}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

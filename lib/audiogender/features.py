@@ -25,6 +25,7 @@ N_MFCC = 12
 LIFTER = 22
 TOP_DB = 80.0  # dynamic range kept below the loudest bin, as librosa.power_to_db
 N_FRAMES = 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH  # 98 frames in a 1 s clip
+FEATURES_VERSION = 1  # bump when the computation changes, so cached features are recomputed
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class FeatureConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def cache_key(self) -> str:
+        """Names these features and the code version that computes them."""
+        return f"{self.kind}-{self.n_mels}-{self.n_mfcc}-v{FEATURES_VERSION}"
 
 
 @lru_cache(maxsize=None)
@@ -83,10 +88,11 @@ def log_mel(audio: np.ndarray, n_mels: int = N_MELS, reference: str = "max") -> 
     ``"one"`` measures from 1.0, as ``librosa.power_to_db`` does by default.
     """
     mel = power_spectrogram(pre_emphasis(audio)) @ mel_filters(n_mels).T
+    if reference == "max":  # a ratio to the loudest bin: scaling the audio changes nothing
+        peak = np.maximum(mel.max(axis=(-2, -1), keepdims=True), 1e-20)
+        return 10.0 * np.log10(np.maximum(mel / peak, 10 ** (-TOP_DB / 10)))
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    peak = db.max(axis=(-2, -1), keepdims=True)
-    db = np.maximum(db, peak - TOP_DB)
-    return db - peak if reference == "max" else db
+    return np.maximum(db, db.max(axis=(-2, -1), keepdims=True) - TOP_DB)
 
 
 def mfcc(audio: np.ndarray, n_mfcc: int = N_MFCC, n_mels: int = N_MELS) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +58,15 @@ def becker_splits() -> list[dict]:
 
 def group_kfold_splits(clips: pd.DataFrame, n_folds: int = 4, seed: int = 0) -> list[dict]:
     """Stratified group k-fold by speaker: fold k tests, fold k+1 validates, the rest train."""
-    speakers = clips.groupby("speaker")["gender"].first()
-    if speakers.value_counts().min() < n_folds:
-        raise ValueError(f"need at least {n_folds} speakers of each gender for {n_folds} folds: {speakers.value_counts().to_dict()}")
+    speakers = clips.groupby("speaker")[["gender", "corpus"]].first()
+    counts = speakers["gender"].value_counts()
+    if len(counts) < 2 or counts.min() < n_folds:
+        raise ValueError(f"need at least {n_folds} speakers of each gender for {n_folds} folds, have {counts.to_dict()}")
+    strata = speakers["corpus"] + "/" + speakers["gender"]  # balance corpora as well as genders
     folder = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    folds = [
-        sorted(speakers.index[test]) for _, test in folder.split(speakers.index, speakers.values, groups=speakers.index)
-    ]
+    with warnings.catch_warnings():  # a corpus with fewer speakers than folds is fine
+        warnings.simplefilter("ignore", UserWarning)
+        folds = [sorted(speakers.index[test]) for _, test in folder.split(speakers.index, strata, groups=speakers.index)]
     splits = []
     for k in range(n_folds):
         held = {*folds[k], *folds[(k + 1) % n_folds]}

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiogender.audio import (
+    N_SAMPLES,
+    SAMPLE_RATE,
+    TARGET_RMS,
+    AudioError,
+    find_audio_files,
+    load_audio,
+    loud_level,
+    normalize_level,
+    pad_or_trim,
+    prepare_clip,
+    remove_dc,
+)
+from helpers import SAMPLES, harmonic_tone
+
+
+@pytest.mark.parametrize(
+    "name, seconds",
+    [("cmu_arctic_us_aew_a0001.wav", 3.88), ("198-209-0000.ogg", 13.91), ("p240_00000.mp3", 4.94)],
+)
+def test_reads_wav_ogg_and_mp3_as_mono_float32_at_16k(name, seconds):
+    audio = load_audio(SAMPLES / name)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert audio.size / SAMPLE_RATE == pytest.approx(seconds, abs=0.06)
+    assert 0.01 < np.abs(audio).max() <= 1.0
+
+
+def test_stereo_at_44k1_is_averaged_and_resampled(tmp_path):
+    left = harmonic_tone(200, 0.5, 44_100)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([left, np.zeros_like(left)], axis=1), 44_100)
+    audio = load_audio(path)
+    assert audio.size == pytest.approx(8_000, abs=2)
+    assert np.abs(audio).max() == pytest.approx(np.abs(left).max() / 2, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_bytes(b""), "cannot be read"),
+        (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "cannot be read"),
+        (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16_000), "no samples"),
+        (lambda p: sf.write(p, np.full(800, np.nan, dtype=np.float32), 16_000, subtype="FLOAT"), "not finite"),
+    ],
+    ids=["empty file", "random bytes", "zero samples", "NaN samples"],
+)
+def test_bad_files_raise_an_error_naming_the_file(tmp_path, make, reason):
+    path = tmp_path / "bad.wav"
+    make(path)
+    with pytest.raises(AudioError, match=reason) as error:
+        load_audio(path)
+    assert str(path) in str(error.value)
+
+
+def test_missing_file_and_directory_are_named(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        load_audio(tmp_path / "nothing.wav")
+    with pytest.raises(AudioError, match="directory"):
+        load_audio(tmp_path)
+
+
+def test_dc_offset_is_removed_and_level_normalised():
+    quiet = 0.01 * harmonic_tone(150) - 0.085  # the az corpus' offset on a quiet voice
+    centred = remove_dc(quiet)
+    assert abs(centred.mean()) < 1e-6
+    assert loud_level(normalize_level(centred)) == pytest.approx(TARGET_RMS, rel=0.01)
+
+
+def test_silence_is_left_silent():
+    silence = np.zeros(N_SAMPLES, dtype=np.float32)
+    assert np.array_equal(normalize_level(silence), silence)
+
+
+def test_pad_or_trim_pads_short_clips_and_keeps_the_loudest_second():
+    short = harmonic_tone(150, 0.4)
+    assert pad_or_trim(short).size == N_SAMPLES
+    long = np.concatenate([np.zeros(2 * N_SAMPLES, np.float32), harmonic_tone(150, 1.0), np.zeros(N_SAMPLES, np.float32)])
+    kept = pad_or_trim(long)
+    assert kept.size == N_SAMPLES and loud_level(kept) > 0.9 * loud_level(harmonic_tone(150))
+    assert prepare_clip(long).size == N_SAMPLES
+
+
+def test_find_audio_files_walks_folders_and_keeps_named_files(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.wav", "a/b/y.FLAC", "a/notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    found = find_audio_files([tmp_path / "a", tmp_path / "a" / "notes.txt"])
+    assert [p.name for p in found] == ["y.FLAC", "x.wav", "notes.txt"]

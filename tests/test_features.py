@@ -1,0 +1,51 @@
+import librosa
+import numpy as np
+import pytest
+import scipy.signal
+
+from audiogender.audio import load_audio, prepare_clip
+from audiogender.features import N_FRAMES, FeatureConfig, compute_features, mel_filters, mfcc, pre_emphasis
+from helpers import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return prepare_clip(load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav"))
+
+
+def test_mfcc_is_the_seeds_recipe_as_librosa_computes_it(clip):
+    ours = mfcc(clip)
+    reference = librosa.feature.mfcc(
+        y=pre_emphasis(clip), sr=16_000, n_mfcc=12, n_fft=400, win_length=400, hop_length=160,
+        window="hann", center=False, n_mels=40, lifter=22,
+    ).T  # fmt: skip
+    assert ours.shape == (98, 12) == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-2)
+
+
+def test_pre_emphasis_is_the_first_order_filter(clip):
+    expected = scipy.signal.lfilter([1, -0.97], [1], clip)
+    np.testing.assert_allclose(pre_emphasis(clip)[1:], expected[1:], atol=1e-6)
+
+
+def test_log_mel_does_not_change_with_level(clip):
+    config = FeatureConfig("logmel")
+    loud, quiet = compute_features(clip, config), compute_features(0.1 * clip, config)
+    assert loud.shape == (N_FRAMES, 40)
+    np.testing.assert_allclose(loud, quiet, atol=1e-3)
+
+
+def test_a_batch_gives_the_same_features_as_single_clips(clip):
+    batch = compute_features(np.stack([clip, clip[::-1].copy()]))
+    np.testing.assert_allclose(batch[0], compute_features(clip), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(batch[1], compute_features(clip[::-1].copy()), rtol=1e-5, atol=1e-4)
+
+
+def test_mel_filters_are_built_once():
+    assert mel_filters(40) is mel_filters(40)
+    assert mel_filters(40).shape == (40, 201)
+
+
+def test_unknown_feature_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown feature kind"):
+        FeatureConfig("cqt")

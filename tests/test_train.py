@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from audiogender import train
+from audiogender.features import FeatureConfig, compute_features
+from audiogender.train import make_estimator, train_run
+from helpers import harmonic_tone
+
+
+def _voices(n_speakers=12, clips_each=4, seed=0):
+    """Low buzzes (110-140 Hz) for 'male' speakers, high ones (200-250 Hz) for 'female'."""
+    rng = np.random.default_rng(seed)
+    rows, audio = [], []
+    for s in range(n_speakers):
+        gender = "female" if s % 2 else "male"
+        for i in range(clips_each):
+            f0 = rng.uniform(200, 250) if gender == "female" else rng.uniform(110, 140)
+            audio.append(harmonic_tone(f0, 1.0) + 0.01 * rng.standard_normal(16_000).astype(np.float32))
+            rows.append((f"s{s}_{i}.wav", f"s{s}", gender, "synthetic", "en", i))
+    clips = pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit"])
+    return clips, compute_features(np.stack(audio), FeatureConfig("logmel"))
+
+
+SPLIT = {"train": [f"s{i}" for i in range(8)], "validation": ["s8", "s9"], "test": ["s10", "s11"]}
+
+
+def test_estimator_follows_scikit_learn_conventions_and_learns():
+    clips, features = _voices()
+    y = (clips["gender"] == "female").to_numpy().astype(np.int64)
+    net = make_estimator("default", lr=0.003, epochs=8, batch_size=8, device="cpu", seed=0)
+    assert clone(net).get_params()["lr"] == 0.003
+    net.fit(features, y)
+    proba = net.predict_proba(features)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert (net.predict(features) == y).mean() >= 0.9
+
+
+def test_same_seed_same_weights():
+    clips, features = _voices(n_speakers=4, clips_each=2)
+    y = (clips["gender"] == "female").to_numpy().astype(np.int64)
+    first = make_estimator("seed", epochs=1, device="cpu", seed=3, n_features=40).fit(features, y)
+    second = make_estimator("seed", epochs=1, device="cpu", seed=3, n_features=40).fit(features, y)
+    np.testing.assert_array_equal(first.predict_proba(features), second.predict_proba(features))
+
+
+def test_a_run_writes_a_complete_folder(tmp_path):
+    clips, features = _voices()
+    run = train_run(clips, features, SPLIT, model="default", epochs=3, batch_size=8, device="cpu", outputs_dir=tmp_path)
+    assert run.path == tmp_path / "run_1"
+    names = {p.name for p in run.path.iterdir()}
+    assert names == {"hyperparams.yml", "history.csv", "accuracy.png", "loss.png", "model.pt", "split.json", "metrics.json", "test_predictions.csv"}
+    history = pd.read_csv(run.path / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3] and {"train_acc", "valid_acc", "train_loss", "valid_loss"} <= set(history)
+    assert 0 <= run.metrics["test"]["balanced_accuracy"] <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_1"]  # no temporary folder left behind
+
+
+def test_a_failed_run_leaves_no_folder(tmp_path, monkeypatch):
+    clips, features = _voices(n_speakers=12, clips_each=1)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train, "write_json", broken)
+    with pytest.raises(OSError, match="disk full"):
+        train_run(clips, features, SPLIT, model="default", epochs=1, device="cpu", outputs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_split_that_shares_speakers_is_refused(tmp_path):
+    clips, features = _voices(n_speakers=12, clips_each=1)
+    with pytest.raises(ValueError, match="in both train and test"):
+        train_run(clips, features, {**SPLIT, "test": ["s0"]}, epochs=1, device="cpu", outputs_dir=tmp_path)
