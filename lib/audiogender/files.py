@@ -26,11 +26,18 @@ def atomic_file(path: str | os.PathLike, mode: str = "w"):
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give them the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path, data) -> None:
