@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .audio import load_audio, prepare_clip
 from .features import FeatureConfig, compute_features

@@ -29,15 +29,20 @@ def plot_history(history: pd.DataFrame) -> dict[str, plt.Figure]:
     return figures
 
 
-def plot_waveform_and_features(audio: np.ndarray, features: np.ndarray, title: str = "", feature_name: str = "MFCC"):
-    """The waveform over its feature matrix, like the seed's picture of a woman saying "zero"."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), gridspec_kw={"height_ratios": [1, 1.4]})
-    top.plot(np.arange(audio.size) / SAMPLE_RATE, audio, linewidth=0.6)
-    top.set(xlabel="time (s)", ylabel="amplitude", title=title, xlim=(0, audio.size / SAMPLE_RATE))
-    extent = (0, features.shape[0] * HOP_LENGTH / SAMPLE_RATE, 0, features.shape[1])
-    image = bottom.imshow(features.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
-    bottom.set(xlabel="time (s)", ylabel=f"{feature_name} index")
-    fig.colorbar(image, ax=bottom, pad=0.01)
+def plot_waveform_and_features(audio: np.ndarray, features: dict[str, np.ndarray], title: str = ""):
+    """The waveform over its feature matrices, like the seed's picture of a woman saying "zero".
+
+    ``features`` maps a name (the y-axis label) to a (frames x width) matrix.
+    """
+    fig, axes = plt.subplots(1 + len(features), 1, figsize=(8, 2 + 2.2 * len(features)),
+                             gridspec_kw={"height_ratios": [1] + [1.4] * len(features)})  # fmt: skip
+    axes[0].plot(np.arange(audio.size) / SAMPLE_RATE, audio, linewidth=0.6)
+    axes[0].set(xlabel="time (s)", ylabel="amplitude", title=title, xlim=(0, audio.size / SAMPLE_RATE))
+    for ax, (name, matrix) in zip(axes[1:], features.items()):
+        extent = (0, matrix.shape[0] * HOP_LENGTH / SAMPLE_RATE, 0, matrix.shape[1])
+        image = ax.imshow(matrix.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
+        ax.set(xlabel="time (s)", ylabel=name)
+        fig.colorbar(image, ax=ax, pad=0.01)
     fig.tight_layout()
     return fig
 
