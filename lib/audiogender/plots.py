@@ -79,3 +79,20 @@ def plot_per_speaker(speakers: pd.DataFrame, title: str = ""):
     ax.tick_params(axis="x", rotation=90)
     fig.tight_layout()
     return fig
+
+
+def plot_search_heatmap(results: pd.DataFrame, grid: dict):
+    """Mean balanced accuracy over the first two grid parameters (the best over any others)."""
+    names = list(grid)
+    rows, cols = (names + [None])[:2]
+    fig, ax = plt.subplots(figsize=(1.2 * (len(grid[cols]) if cols else 1) + 2.5, 0.6 * len(grid[rows]) + 1.8))
+    if cols is None:
+        table = results.groupby(rows)["mean_balanced_accuracy"].max().to_frame("balanced accuracy")
+    else:
+        table = results.pivot_table(index=rows, columns=cols, values="mean_balanced_accuracy", aggfunc="max")
+    sns.heatmap(table, annot=True, fmt=".3f", cmap="viridis", ax=ax, cbar_kws={"label": "mean balanced accuracy"})
+    extra = f" (best over {', '.join(names[2:])})" if len(names) > 2 else ""
+    ax.set_title(f"speaker-grouped CV balanced accuracy{extra}")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

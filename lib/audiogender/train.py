@@ -158,6 +158,7 @@ def train_run(
     device: str = "auto",
     seed: int = 0,
     outputs_dir: str | os.PathLike = "outputs",
+    estimator_params: dict | None = None,
     extra: dict | None = None,
 ) -> Run:
     """Train on the split's training speakers, validate and test on its held-out ones.
@@ -175,7 +176,7 @@ def train_run(
     net = make_estimator(
         model, lr, epochs, batch_size, device, seed,
         validation=(features[masks["validation"]], y[masks["validation"]]) if masks["validation"].any() else None,
-        n_features=features.shape[-1],
+        n_features=features.shape[-1], **(estimator_params or {}),
     )  # fmt: skip
     started = time.time()
     net.fit(features[masks["train"]], y[masks["train"]])
@@ -192,7 +193,7 @@ def train_run(
                 predictions = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]].assign(p_female=p_female)
     hyperparams = {
         "model": model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "device": net.device,
-        "seed": seed, "features": feature_config.to_dict(), **(extra or {}),
+        "seed": seed, "features": feature_config.to_dict(), **(estimator_params or {}), **(extra or {}),
     }  # fmt: skip
 
     with atomic_directory(outputs_dir, "run") as folder:
