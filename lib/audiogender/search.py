@@ -19,11 +19,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import yaml
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.model_selection import GridSearchCV
 
 from .data import labels
 from .files import atomic_directory, write_yaml
-from .splits import BECKER_GROUPS
+from .splits import BECKER_GROUPS, speaker_folds
 from .train import make_estimator
 
 SEED_GRID = {"epochs": [5, 10, 20, 25], "lr": [0.01, 0.001, 0.005, 0.0005]}
@@ -36,7 +36,6 @@ PARAM_NAMES = {
     "width": "module__width",
     "dropout": "module__dropout",
 }
-TRAIN_PARAMS = ("epochs", "lr", "batch_size")  # what 04_train takes by name; the rest go to the estimator
 
 
 def load_grid(grid: dict | str | os.PathLike | None) -> dict[str, list]:
@@ -59,16 +58,14 @@ def search_folds(clips: pd.DataFrame, pool: np.ndarray, cv: int = 4, protocol: s
     """(fit, score) index pairs into the clips of ``pool``, no speaker on both sides of any.
 
     On AudioMNIST (``protocol="becker"``) each of Becker et al.'s groups in the pool
-    is one fold; elsewhere stratified group k-fold by speaker (stratified by corpus and gender).
+    is one fold (``cv`` is then the number of groups, 3); elsewhere stratified group k-fold by speaker (stratified by corpus and gender).
     """
     table = clips[pool].reset_index(drop=True)
     if protocol == "becker":
         group_of = {s: g for g, members in BECKER_GROUPS.items() for s in members}
         groups = table["speaker"].map(group_of).to_numpy()
         return [(np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in sorted(set(groups))]
-    strata = (table["corpus"] + "/" + table["gender"]).to_numpy()
-    folder = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=seed)
-    return list(folder.split(table.index, strata, groups=table["speaker"]))
+    return [(np.setdiff1d(np.arange(len(table)), score), score) for score in speaker_folds(table, cv, seed)]
 
 
 def check_folds(speakers: np.ndarray, folds) -> None:
@@ -115,7 +112,7 @@ def run_search(
     from .plots import plot_search_heatmap
 
     grid = load_grid(grid)
-    pool = ~clips["speaker"].isin(split["test"]).to_numpy()
+    pool = clips["speaker"].isin([*split["train"], *split["validation"]]).to_numpy()
     speakers = clips.loc[pool, "speaker"].to_numpy()
     folds = search_folds(clips, pool, cv, protocol, seed)
     check_folds(speakers, folds)
@@ -131,8 +128,10 @@ def run_search(
     seconds = time.time() - started
 
     results = results_frame(search.cv_results_, grid)
-    best = results.loc[results["rank"].idxmin()]
-    best_params = {name: _plain(best[name]) for name in grid}
+    best_index = int(np.argmin(search.cv_results_["rank_test_score"]))
+    best = results.loc[best_index]
+    chosen = search.cv_results_["params"][best_index]  # the grid's own values and types
+    best_params = {name: _plain(chosen[PARAM_NAMES.get(name, name)]) for name in grid}
     with atomic_directory(outputs_dir, "search") as folder:
         write_yaml(folder / "best_params.yaml", {**best_params, "balanced_accuracy": float(best["mean_balanced_accuracy"]),
                                                   "model": model})  # fmt: skip
@@ -167,16 +166,18 @@ def _plain(value):
 
 
 def load_best_params(search_dir: str | os.PathLike) -> dict:
-    """The best parameters a search folder recorded, by the user's names."""
+    """The best parameters a search folder recorded (the user's names), with the model searched."""
     params = yaml.safe_load((Path(search_dir) / "best_params.yaml").read_text())
-    return {k: v for k, v in params.items() if k not in ("balanced_accuracy", "model")}
+    return {k: v for k, v in params.items() if k != "balanced_accuracy"}
 
 
 def training_params(defaults: dict, params_from: str | os.PathLike | None) -> tuple[dict, dict]:
     """The parameters to train with: ``defaults`` overridden by a search's best, if given.
 
-    Returns (train_run keyword arguments, estimator parameters beyond them).
+    ``defaults`` are ``train_run``'s keyword arguments (model, epochs, lr, ...); a
+    search's model and parameters replace them, so what was searched is what is
+    trained. Returns (train_run keyword arguments, estimator parameters beyond them).
     """
     chosen = {**defaults, **(load_best_params(params_from) if params_from else {})}
-    extra = {PARAM_NAMES.get(k, k): v for k, v in chosen.items() if k not in TRAIN_PARAMS and k not in defaults}
+    extra = {PARAM_NAMES.get(k, k): v for k, v in chosen.items() if k not in defaults}
     return {k: v for k, v in chosen.items() if k in defaults}, extra

@@ -56,23 +56,31 @@ def becker_splits() -> list[dict]:
     ]
 
 
-def group_kfold_splits(clips: pd.DataFrame, n_folds: int = 4, seed: int = 0) -> list[dict]:
-    """Stratified group k-fold by speaker: fold k tests, fold k+1 validates, the rest train."""
-    speakers = clips.groupby("speaker")[["gender", "corpus"]].first()
-    counts = speakers["gender"].value_counts()
-    if len(counts) < 2 or counts.min() < n_folds:
-        raise ValueError(f"need at least {n_folds} speakers of each gender for {n_folds} folds, have {counts.to_dict()}")
-    strata = speakers["corpus"] + "/" + speakers["gender"]  # balance corpora as well as genders
+def speaker_folds(clips: pd.DataFrame, n_folds: int = 4, seed: int = 0) -> list[np.ndarray]:
+    """Row indices of each fold: stratified group k-fold with the speaker as the group.
+
+    Strata are corpus and gender together, so every fold gets its share of each.
+    """
+    strata = (clips["corpus"] + "/" + clips["gender"]).to_numpy()
     folder = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a corpus with fewer speakers than folds is fine
         warnings.simplefilter("ignore", UserWarning)
-        folds = [sorted(speakers.index[test]) for _, test in folder.split(speakers.index, strata, groups=speakers.index)]
+        return [test for _, test in folder.split(clips.index, strata, groups=clips["speaker"].to_numpy())]
+
+
+def group_kfold_splits(clips: pd.DataFrame, n_folds: int = 4, seed: int = 0) -> list[dict]:
+    """Stratified group k-fold by speaker: fold k tests, fold k+1 validates, the rest train."""
+    speakers = clips.groupby("speaker")[["gender", "corpus"]].first().reset_index()
+    counts = speakers["gender"].value_counts()
+    if len(counts) < 2 or counts.min() < n_folds:
+        raise ValueError(f"need at least {n_folds} speakers of each gender for {n_folds} folds, have {counts.to_dict()}")
+    folds = [sorted(speakers["speaker"][rows]) for rows in speaker_folds(speakers, n_folds, seed)]
     splits = []
     for k in range(n_folds):
         held = {*folds[k], *folds[(k + 1) % n_folds]}
         splits.append(
             {
-                "train": sorted(s for s in speakers.index if s not in held),
+                "train": sorted(s for s in speakers["speaker"] if s not in held),
                 "validation": folds[(k + 1) % n_folds],
                 "test": folds[k],
             }

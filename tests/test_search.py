@@ -1,0 +1,82 @@
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from audiogender.data import load_features, read_corpora
+from audiogender.features import FeatureConfig
+from audiogender.search import SEED_GRID, check_folds, load_grid, run_search, search_folds, training_params
+from audiogender.splits import AUDIOMNIST_FEMALE, BECKER_GROUPS, becker_splits, make_splits
+from helpers import AUDIOMNIST_SAMPLE, SAMPLES
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The real clips the repo ships: 14 speakers, 6 of them female."""
+    clips = read_corpora([SAMPLES, AUDIOMNIST_SAMPLE])
+    features = load_features(clips, FeatureConfig("mfcc"), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+    return clips, features, make_splits(clips, n_folds=3)
+
+
+def test_a_tiny_search_writes_a_complete_folder(tiny, tmp_path):
+    clips, features, splits = tiny
+    grid = {"epochs": [1, 2], "lr": [0.001]}
+    search = run_search(clips, features, splits["splits"][0], model="seed", grid=grid, cv=2, device="cpu",
+                        batch_size=16, outputs_dir=tmp_path, verbose=0)  # fmt: skip
+    assert search.path == tmp_path / "search_1"
+    assert {p.name for p in search.path.iterdir()} == {"best_params.yaml", "cv_results.csv", "heatmap.png", "search.yml"}
+    best = yaml.safe_load((search.path / "best_params.yaml").read_text())
+    assert {"epochs": best["epochs"], "lr": best["lr"]} in [{"epochs": e, "lr": 0.001} for e in (1, 2)]
+    assert isinstance(best["epochs"], int) and best == {**search.best_params, "balanced_accuracy": search.best_score, "model": "seed"}
+    results = pd.read_csv(search.path / "cv_results.csv")
+    assert len(results) == 2
+    scores = results[["mean_balanced_accuracy", "fold0_balanced_accuracy", "fold1_balanced_accuracy"]].to_numpy()
+    assert ((scores >= 0) & (scores <= 1)).all() and (results["mean_fit_seconds"] > 0).all()
+    settings = yaml.safe_load((search.path / "search.yml").read_text())
+    tested = set(splits["splits"][0]["test"])
+    for fold in settings["folds"]:
+        assert not set(fold["fit"]) & set(fold["score"])
+        assert not (set(fold["fit"]) | set(fold["score"])) & tested  # the split's test speakers stay unseen
+
+
+def test_no_speaker_is_both_fitted_and_scored_in_any_fold():
+    speakers = {f"s{i:02d}": "female" if i % 3 == 0 else "male" for i in range(24)}
+    rows = [(f"{s}_{k}.wav", s, g, "c", "en", 0) for s, g in speakers.items() for k in range(5)]
+    clips = pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit"])
+    pool = np.ones(len(clips), bool)
+    folds = search_folds(clips, pool, cv=4)
+    assert len(folds) == 4
+    check_folds(clips["speaker"].to_numpy(), folds)
+    for fit, score in folds:
+        assert not set(clips["speaker"][fit]) & set(clips["speaker"][score])
+    with pytest.raises(ValueError, match="both fitted and scored"):
+        check_folds(clips["speaker"].to_numpy(), [(np.arange(0, 10), np.arange(8, 20))])
+
+
+def test_on_audiomnist_the_folds_are_beckers_groups():
+    rows = [(f"{i:02d}.wav", f"{i:02d}", "female" if f"{i:02d}" in AUDIOMNIST_FEMALE else "male", "am", "en", 0) for i in range(1, 61)]
+    clips = pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit"])
+    split = becker_splits()[0]  # train C+D, validate A, test B
+    pool = clips["speaker"].isin(split["train"] + split["validation"]).to_numpy()
+    folds = search_folds(clips, pool, protocol="becker")
+    speakers = clips[pool]["speaker"].to_numpy()
+    assert [sorted(speakers[score]) for _, score in folds] == [sorted(BECKER_GROUPS[g]) for g in "ACD"]
+    for fit, score in folds:
+        assert len(fit) == 12 and not set(speakers[fit]) & set(speakers[score])
+
+
+def test_grids_from_dicts_files_and_the_default(tmp_path):
+    assert load_grid(None) == SEED_GRID and len(SEED_GRID["epochs"]) * len(SEED_GRID["lr"]) == 16
+    (tmp_path / "grid.yml").write_text("epochs: [5, 10]\nweight_decay: 0.0001\n")
+    assert load_grid(tmp_path / "grid.yml") == {"epochs": [5, 10], "weight_decay": [0.0001]}
+    with pytest.raises(ValueError, match="mapping"):
+        load_grid({})
+
+
+def test_training_takes_a_searchs_model_and_parameters(tmp_path):
+    (tmp_path / "best_params.yaml").write_text("epochs: 10\nlr: 0.005\nweight_decay: 0.0001\nbalanced_accuracy: 0.9\nmodel: seed\n")
+    defaults = {"model": "default", "epochs": 25, "lr": 0.001, "batch_size": 64}
+    params, extra = training_params(defaults, tmp_path)
+    assert params == {"model": "seed", "epochs": 10, "lr": 0.005, "batch_size": 64}
+    assert extra == {"optimizer__weight_decay": 0.0001}
+    assert training_params(defaults, None) == (defaults, {})
