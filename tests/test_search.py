@@ -75,8 +75,8 @@ def test_grids_from_dicts_files_and_the_default(tmp_path):
 
 def test_training_takes_a_searchs_model_and_parameters(tmp_path):
     (tmp_path / "best_params.yaml").write_text("epochs: 10\nlr: 0.005\nweight_decay: 0.0001\nbalanced_accuracy: 0.9\nmodel: seed\n")
-    defaults = {"model": "default", "epochs": 25, "lr": 0.001, "batch_size": 64}
+    defaults = {"model": "default", "epochs": 25, "lr": 0.001, "batch_size": 64, "restore_best": True}
     params, extra = training_params(defaults, tmp_path)
-    assert params == {"model": "seed", "epochs": 10, "lr": 0.005, "batch_size": 64}
+    assert params == {"model": "seed", "epochs": 10, "lr": 0.005, "batch_size": 64, "restore_best": False}
     assert extra == {"optimizer__weight_decay": 0.0001}
     assert training_params(defaults, None) == (defaults, {})

@@ -56,9 +56,22 @@ def run_folders(outputs_dir: str | os.PathLike = "outputs") -> list[Path]:
     return sorted(runs, key=lambda p: int(p.name.split("_")[1]))
 
 
+def run_label(run: Path) -> str:
+    """A run's model, and the search its parameters came from, if any: ``seed`` or ``seed, search_2``."""
+    hyperparams = yaml.safe_load((run / "hyperparams.yml").read_text())
+    source = hyperparams.get("params_from", "")
+    searched = source and source != "notebook parameters"
+    return f"{hyperparams['model']}, {Path(source).name}" if searched else hyperparams["model"]
+
+
 def latest_runs(outputs_dir: str | os.PathLike = "outputs") -> dict[str, Path]:
-    """The newest run of each model, by model name."""
-    latest = {}
-    for run in run_folders(outputs_dir):
-        latest[yaml.safe_load((run / "hyperparams.yml").read_text())["model"]] = run
-    return latest
+    """The newest run of each model (and of each model trained with a search's parameters)."""
+    return {run_label(run): run for run in run_folders(outputs_dir)}
+
+
+def latest_search(outputs_dir: str | os.PathLike = "outputs") -> Path:
+    """The newest complete search folder, ``outputs_dir/search_N``."""
+    searches = [p for p in resolve(outputs_dir).glob("search_*") if (p / "best_params.yaml").is_file()]
+    if not searches:
+        raise FileNotFoundError(f"no search in {resolve(outputs_dir)}: run 03_search first")
+    return max(searches, key=lambda p: int(p.name.split("_")[1]))

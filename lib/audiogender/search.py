@@ -101,13 +101,14 @@ def run_search(
     batch_size: int = 64,
     protocol: str = "",
     outputs_dir: str | os.PathLike = "outputs",
-    verbose: int = 1,
+    verbose: int = 2,
 ) -> Search:
     """Grid-search the CNN called ``model`` on the split's training and validation speakers.
 
     Writes ``outputs_dir/search_N/`` with ``best_params.yaml``, ``cv_results.csv``
     (mean and spread of balanced accuracy and fit time per candidate, and each
     fold's score), ``heatmap.png`` and ``search.yml`` (the settings and folds).
+    ``verbose=2`` prints each fit's score and time as it ends.
     """
     from .plots import plot_search_heatmap
 
@@ -175,9 +176,11 @@ def training_params(defaults: dict, params_from: str | os.PathLike | None) -> tu
     """The parameters to train with: ``defaults`` overridden by a search's best, if given.
 
     ``defaults`` are ``train_run``'s keyword arguments (model, epochs, lr, ...); a
-    search's model and parameters replace them, so what was searched is what is
-    trained. Returns (train_run keyword arguments, estimator parameters beyond them).
+    search's model and parameters replace them, and training keeps the last epoch
+    (no early stopping) as the search did, so what was searched is what is trained. Returns (train_run keyword arguments, estimator parameters beyond them).
     """
     chosen = {**defaults, **(load_best_params(params_from) if params_from else {})}
+    if params_from:  # the search scored fixed-epoch training, so train the same way
+        chosen["restore_best"] = False
     extra = {PARAM_NAMES.get(k, k): v for k, v in chosen.items() if k not in defaults}
     return {k: v for k, v in chosen.items() if k in defaults}, extra

@@ -89,14 +89,15 @@ def make_estimator(
     device: str = "auto",
     seed: int = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
+    restore_best: bool = True,
     n_features: int | None = None,
     verbose: int = 0,
     **params,
 ) -> NeuralNetClassifier:
     """A skorch classifier around the CNN called ``model``, trained with Adam.
 
-    ``validation`` (features, labels) of held-out speakers is scored every epoch and
-    the best epoch's weights are kept; without it the last epoch's are.
+    ``validation`` (features, labels) of held-out speakers is scored every epoch;
+    with ``restore_best`` the best epoch's weights are kept, else the last epoch's.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
@@ -106,10 +107,9 @@ def make_estimator(
         ("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False)),
     ]
     if validation is not None:
-        callbacks += [
-            ("valid_bacc", EpochScoring("balanced_accuracy", name="valid_bacc", lower_is_better=False)),
-            ("restore_best", RestoreBest()),
-        ]
+        callbacks.append(("valid_bacc", EpochScoring("balanced_accuracy", name="valid_bacc", lower_is_better=False)))
+        if restore_best:
+            callbacks.append(("restore_best", RestoreBest()))
     return NeuralNetClassifier(
         module=MODELS[model],
         module__n_features=n_features or DEFAULT_FEATURES[model].n_features,
@@ -155,6 +155,7 @@ def train_run(
     epochs: int = 25,
     lr: float = 0.001,
     batch_size: int = 64,
+    restore_best: bool = True,
     device: str = "auto",
     seed: int = 0,
     outputs_dir: str | os.PathLike = "outputs",
@@ -162,6 +163,10 @@ def train_run(
     extra: dict | None = None,
 ) -> Run:
     """Train on the split's training speakers, validate and test on its held-out ones.
+
+    With ``restore_best`` the weights of the epoch with the best validation balanced
+    accuracy are kept (early stopping on unseen speakers); without, the last epoch's,
+    as the seed did and as the search scores candidates.
 
     Writes ``outputs_dir/run_N/`` holding ``hyperparams.yml``, ``history.csv``,
     ``accuracy.png``, ``loss.png``, ``model.pt``, ``split.json``, ``metrics.json``
@@ -176,7 +181,7 @@ def train_run(
     net = make_estimator(
         model, lr, epochs, batch_size, device, seed,
         validation=(features[masks["validation"]], y[masks["validation"]]) if masks["validation"].any() else None,
-        n_features=features.shape[-1], **(estimator_params or {}),
+        restore_best=restore_best, n_features=features.shape[-1], **(estimator_params or {}),
     )  # fmt: skip
     started = time.time()
     net.fit(features[masks["train"]], y[masks["train"]])
@@ -192,7 +197,7 @@ def train_run(
             if role == "test":
                 predictions = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]].assign(p_female=p_female)
     hyperparams = {
-        "model": model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "device": net.device,
+        "model": model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "restore_best": restore_best, "device": net.device,
         "seed": seed, "features": feature_config.to_dict(), **(estimator_params or {}), **(extra or {}),
     }  # fmt: skip
 
