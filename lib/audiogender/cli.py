@@ -47,11 +47,13 @@ def write_rows(rows: list[dict], fmt: str, out) -> None:
 def predict_command(args) -> int:
     from .predict import Prediction, load_model  # torch loads only when needed
 
-    files = find_audio_files(args.paths)
-    missing = [p for p in args.paths if not find_audio_files([p])]
     model = load_model(args.model, device=args.device)
-    rows = [p.to_dict() for p in model.predict_files(files)]
-    rows += [Prediction(str(p), None, None, None, "folder holds no audio files").to_dict() for p in missing]
+    rows = []
+    for path in args.paths:
+        files = find_audio_files([path])
+        if not files:
+            rows.append(Prediction(str(path), None, None, None, "folder holds no audio files").to_dict())
+        rows += [p.to_dict() for p in model.predict_files(files)]
     write_rows(rows, args.format, sys.stdout)
     return 1 if any(r["error"] for r in rows) or not rows else 0
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .features import N_FRAMES, FeatureConfig
+from .files import atomic_file
 
 DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
 SHIPPED_MODEL = "default.pt"
@@ -111,8 +112,6 @@ def count_parameters(module: nn.Module) -> int:
 
 def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, **meta) -> None:
     """Save weights with everything needed to rebuild the network and its features."""
-    from .files import atomic_file
-
     checkpoint = {
         "model": name,
         "n_features": features.n_features,
