@@ -19,8 +19,10 @@ def test_csv_has_one_row_per_audio_file_of_a_folder(capsys):
     status, out = run(capsys, "predict", str(SAMPLES), "--format", "csv", "--device", "cpu")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and len(rows) == 16
-    assert list(rows[0])[:3] == ["path", "label", "p_female"]
-    assert {r["label"] for r in rows} <= {"male", "female", "no voice"}
+    assert list(rows[0]) == ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
+    labels = {r["path"].rsplit("/", 1)[-1]: r["label"] for r in rows}
+    assert labels["456440__inspectorj__bird-whistling-robin-single-13.ogg"] == "no voice"
+    assert labels["cmu_arctic_us_axb_a0004.wav"] == "female" and labels["cmu_arctic_us_aew_a0001.wav"] == "male"
 
 
 def test_json_and_a_bad_file_sets_the_exit_status(capsys, tmp_path):

@@ -1,8 +1,9 @@
 """Classifying recordings: any length, any rate, one file or thousands.
 
-A recording is prepared like the training clips (DC removed, level normalised),
-cut into 1 s windows every 0.5 s, and the windows that carry signal are classified
-in one batch; the recording's p(female) is the mean over those windows.
+A recording's DC offset is removed, voice activity detection finds where someone
+speaks, the level is normalised on those stretches, and they are cut into 1 s
+windows every 0.5 s and classified in one batch; the recording's p(female) is the
+mean over those windows. Too little speech answers "no voice".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .audio import (
     N_SAMPLES,
     SAMPLE_RATE,
     SILENCE_RMS,
+    TARGET_RMS,
     AudioError,
     load_audio,
     loud_level,
@@ -27,19 +29,25 @@ from .audio import (
 from .device import pick_device
 from .features import FeatureConfig, compute_features
 from .model import load_checkpoint
+from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
 
 WINDOW_HOP = N_SAMPLES // 2  # windows overlap by half
-QUIET_WINDOW = 0.25  # windows below this fraction of the loud level are pauses, not voice
 NO_VOICE = "no voice"
 
 
 @dataclass
 class Prediction:
-    """One recording's answer: ``label`` is ``male``, ``female`` or ``no voice``; ``error`` is set when it failed."""
+    """One recording's answer.
+
+    ``label`` is ``male``, ``female``, or ``no voice`` (less than the minimum of speech
+    to judge); ``p_female`` is the probability that the voice is female; ``error`` is
+    set, and the rest empty, when the recording could not be read.
+    """
 
     path: str | None
     label: str | None
     p_female: float | None
+    speech_seconds: float | None
     duration_seconds: float | None
     error: str | None = None
 
@@ -47,22 +55,36 @@ class Prediction:
         return asdict(self)
 
 
-def voiced_windows(audio: np.ndarray) -> np.ndarray:
-    """The prepared recording as 1 s windows (windows x samples), pauses left out.
+def region_windows(audio: np.ndarray, start: int, end: int) -> np.ndarray:
+    """1 s windows every 0.5 s over ``audio[start:end]``; a shorter stretch is zero-padded to one."""
+    stretch = audio[start:end]
+    if stretch.size <= N_SAMPLES:
+        return np.pad(stretch, (0, N_SAMPLES - stretch.size))[None]
+    starts = np.arange(0, stretch.size - N_SAMPLES + WINDOW_HOP, WINDOW_HOP)
+    stretch = np.pad(stretch, (0, max(0, starts[-1] + N_SAMPLES - stretch.size)))
+    return np.stack([stretch[s : s + N_SAMPLES] for s in starts])
 
-    Short recordings are zero-padded to one window; a recording with no signal gives none.
+
+def voiced_windows(
+    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
+) -> tuple[np.ndarray, float]:
+    """The voiced stretches of a 16 kHz waveform as 1 s windows, and the seconds of speech.
+
+    DC is removed first (an offset makes silence look loud) and the level normalised
+    before detection; then the level is set from the voiced stretches, as the training
+    clips' level was set from their loud part.
     """
     audio = remove_dc(audio)
     if loud_level(audio) < SILENCE_RMS:
-        return np.zeros((0, N_SAMPLES), dtype=np.float32)
-    audio = normalize_level(audio)
-    if audio.size <= N_SAMPLES:
-        return np.pad(audio, (0, N_SAMPLES - audio.size))[None]
-    starts = np.arange(0, audio.size - N_SAMPLES + WINDOW_HOP, WINDOW_HOP)
-    audio = np.pad(audio, (0, max(0, starts[-1] + N_SAMPLES - audio.size)))
-    windows = np.stack([audio[s : s + N_SAMPLES] for s in starts])
-    rms = np.sqrt(np.mean(np.square(windows), axis=1))
-    return windows[rms >= QUIET_WINDOW * rms.max()]
+        return np.zeros((0, N_SAMPLES), dtype=np.float32), 0.0
+    audio = normalize_level(audio)  # the detector is not level-free: quiet speech would be missed
+    regions = speech_regions(audio, vad_threshold, min_speech_seconds)
+    speech = sum(end - start for start, end in regions)
+    if speech < min_speech_seconds * SAMPLE_RATE:
+        return np.zeros((0, N_SAMPLES), dtype=np.float32), speech / SAMPLE_RATE
+    voiced = np.concatenate([audio[start:end] for start, end in regions])
+    audio = audio * np.float32(TARGET_RMS / max(loud_level(voiced), SILENCE_RMS))
+    return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
 
 
 class GenderClassifier:
@@ -70,11 +92,21 @@ class GenderClassifier:
 
     classes = ("male", "female")
 
-    def __init__(self, network: torch.nn.Module, features: FeatureConfig, meta: dict | None = None, device: str = "auto"):
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        features: FeatureConfig,
+        meta: dict | None = None,
+        device: str = "auto",
+        vad_threshold: float = VAD_THRESHOLD,
+        min_speech_seconds: float = MIN_SPEECH_SECONDS,
+    ):
         self.device = pick_device(device)
         self.network = network.to(self.device).eval()
         self.features = features
         self.meta = meta or {}
+        self.vad_threshold = vad_threshold
+        self.min_speech_seconds = min_speech_seconds
 
     def predict_proba_features(self, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """p(female) of each feature matrix in a batch (windows x frames x width)."""
@@ -94,12 +126,12 @@ class GenderClassifier:
             path, waveform = str(audio), load_audio(audio)
         else:
             path, waveform = None, to_model_rate(np.asarray(audio), sample_rate or SAMPLE_RATE)
-        windows = voiced_windows(waveform)
+        windows, speech = voiced_windows(waveform, self.vad_threshold, self.min_speech_seconds)
         duration = round(waveform.size / SAMPLE_RATE, 3)
         if len(windows) == 0:
-            return Prediction(path, NO_VOICE, None, duration)
+            return Prediction(path, NO_VOICE, None, round(speech, 3), duration)
         p_female = float(self.predict_proba_features(compute_features(windows, self.features)).mean())
-        return Prediction(path, self.classes[int(p_female >= 0.5)], round(p_female, 4), duration)
+        return Prediction(path, self.classes[int(p_female >= 0.5)], round(p_female, 4), round(speech, 3), duration)
 
     def predict_files(self, paths):
         """Classify each file in turn; a file that fails gets a Prediction with its error."""
@@ -107,10 +139,13 @@ class GenderClassifier:
             try:
                 yield self.predict(path)
             except AudioError as error:
-                yield Prediction(str(path), None, None, None, error.reason)
+                yield Prediction(str(path), None, None, None, None, error.reason)
 
 
-def load_model(path: str | os.PathLike | None = None, device: str = "auto") -> GenderClassifier:
-    """Load a trained model: the one shipped inside the package, or a ``model.pt`` / run folder."""
+def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:
+    """Load a trained model: the one shipped inside the package, or a ``model.pt`` / run folder.
+
+    ``options`` (``vad_threshold``, ``min_speech_seconds``) go to :class:`GenderClassifier`.
+    """
     network, features, meta = load_checkpoint(path)
-    return GenderClassifier(network, features, meta, device)
+    return GenderClassifier(network, features, meta, device, **options)
