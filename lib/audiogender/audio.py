@@ -91,9 +91,9 @@ def loud_level(audio: np.ndarray) -> float:
     return float(np.percentile(frame_rms(audio), 95))
 
 
-def normalize_level(audio: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
-    """Scale ``audio`` so its loud part sits at ``target_rms``; silence is left alone."""
-    level = loud_level(audio)
+def normalize_level(audio: np.ndarray, target_rms: float = TARGET_RMS, reference: np.ndarray | None = None) -> np.ndarray:
+    """Scale ``audio`` so its loud part (or ``reference``'s) sits at ``target_rms``; silence is left alone."""
+    level = loud_level(audio if reference is None else reference)
     if level < SILENCE_RMS:
         return audio
     return (audio * (target_rms / level)).astype(np.float32, copy=False)

@@ -18,7 +18,6 @@ from .audio import (
     N_SAMPLES,
     SAMPLE_RATE,
     SILENCE_RMS,
-    TARGET_RMS,
     AudioError,
     load_audio,
     loud_level,
@@ -82,8 +81,7 @@ def voiced_windows(
     speech = sum(end - start for start, end in regions)
     if speech < min_speech_seconds * SAMPLE_RATE:
         return np.zeros((0, N_SAMPLES), dtype=np.float32), speech / SAMPLE_RATE
-    voiced = np.concatenate([audio[start:end] for start, end in regions])
-    audio = audio * np.float32(TARGET_RMS / max(loud_level(voiced), SILENCE_RMS))
+    audio = normalize_level(audio, reference=np.concatenate([audio[start:end] for start, end in regions]))
     return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
 
 
