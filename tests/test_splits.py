@@ -63,6 +63,7 @@ def test_splits_round_trip_through_the_file_and_the_table(tmp_path):
     splits = make_splits(clips, n_folds=2)
     save_splits(splits, tmp_path / "splits.json")
     assert load_splits(tmp_path / "splits.json") == splits
+    assert load_splits(tmp_path / "new.json", clips) == make_splits(clips) and (tmp_path / "new.json").exists()
     table = assignment_table(clips, splits)
     assert list(table.columns) == ["gender", "split 0", "split 1"] and set(table["split 0"]) <= set(ROLES)
 

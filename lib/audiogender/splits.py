@@ -112,8 +112,15 @@ def save_splits(splits: dict, path: str | os.PathLike) -> None:
     write_json(path, splits)
 
 
-def load_splits(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
+def load_splits(path: str | os.PathLike, clips: pd.DataFrame | None = None) -> dict:
+    """Read the splits ``02_split`` wrote; if there are none yet and ``clips`` is given, make and save them.
+
+    So a later notebook can run alone, with the same splits ``02_split`` would make.
+    """
+    path = Path(path)
+    if not path.exists() and clips is not None:
+        save_splits(make_splits(clips), path)
+    return json.loads(path.read_text())
 
 
 def role_masks(clips: pd.DataFrame, split: dict) -> dict[str, np.ndarray]:
