@@ -36,7 +36,7 @@ def test_json_and_a_bad_file_sets_the_exit_status(capsys, tmp_path):
 
 def test_a_folder_without_audio_is_reported(capsys, tmp_path):
     status, out = run(capsys, "predict", str(tmp_path))
-    assert status == 1 and "holds no audio" in out
+    assert status == 1 and "names no audio file" in out
 
 
 def test_python_dash_m_prints_a_table():
@@ -52,3 +52,44 @@ def test_help_names_the_formats(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "csv" in capsys.readouterr().out
+
+
+def test_globs_jsonl_and_an_output_file_written_whole(capsys, tmp_path):
+    target = tmp_path / "out" / "rows.jsonl"
+    status, out = run(capsys, "predict", str(SAMPLES / "cmu_arctic_*.wav"), "--format", "jsonl", "--output", str(target))
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert status == 0 and out == "" and len(rows) == 6
+    assert [r["label"] for r in rows] == ["male"] * 3 + ["female"] * 3
+    assert all(0 < r["speech_seconds"] <= r["duration_seconds"] for r in rows)
+    assert [p.name for p in target.parent.iterdir()] == ["rows.jsonl"]  # no temporary file left
+
+
+def test_the_uncertain_band_is_the_users(capsys):
+    path = str(SAMPLES / "cmu_arctic_us_aew_a0001.wav")
+    assert json.loads(run(capsys, "predict", path, "--format", "json", "--uncertain", "0.0", "1.0")[1])[0]["label"] == "uncertain"
+    assert json.loads(run(capsys, "predict", path, "--format", "json")[1])[0]["label"] == "male"
+
+
+def test_segment_writes_a_timeline_and_speaking_time(capsys, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from audiogender import load_audio
+
+    man, woman = load_audio(SAMPLES / "cmu_arctic_us_aew_a0001.wav"), load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
+    sf.write(tmp_path / "dialogue.flac", np.concatenate([man, np.zeros(16_000, np.float32), woman]), 16_000)
+    status, out = run(capsys, "segment", str(tmp_path / "dialogue.flac"), "--format", "json")
+    timeline = json.loads(out)
+    assert status == 0 and timeline["duration_seconds"] == pytest.approx((man.size + woman.size) / 16_000 + 1, abs=0.01)
+    labels = [s["label"] for s in timeline["segments"]]
+    assert labels[0] == "male" and labels[-1] == "female"
+    assert all(a["end"] <= b["start"] for a, b in zip(timeline["segments"], timeline["segments"][1:]))
+    assert timeline["speaking_seconds"]["male"] > 2 and timeline["speaking_seconds"]["female"] > 1.5
+    status, out = run(capsys, "segment", str(tmp_path / "dialogue.flac"))
+    assert "speaking time: female" in out
+
+
+def test_segment_names_an_unreadable_file(capsys, tmp_path):
+    (tmp_path / "x.wav").write_bytes(b"junk")
+    assert main(["segment", str(tmp_path / "x.wav")]) == 1
+    assert str(tmp_path / "x.wav") in capsys.readouterr().err

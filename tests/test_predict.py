@@ -63,3 +63,11 @@ def test_shared_samples_including_the_two_without_a_voice(model):
     voices = table[table["gender"] != "none"]
     correct = sum(predictions[p].label == g for p, g in zip(voices["path"], voices["gender"]))
     assert correct >= len(voices) - 2
+
+
+def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():
+    wide = audiogender.load_model(device="cpu", uncertain_band=(0.0, 1.0))
+    assert wide.predict(SAMPLES / "p260_00000.mp3").label == "uncertain"
+    timeline = wide.segment(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of read speech
+    assert len(timeline.segments) >= 3 and all(s.end - s.start <= 5.0 + 1e-6 for s in timeline.segments)
+    assert sum(timeline.speaking_seconds().values()) == pytest.approx(sum(s.end - s.start for s in timeline.segments), abs=0.05)

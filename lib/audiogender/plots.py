@@ -96,3 +96,22 @@ def plot_search_heatmap(results: pd.DataFrame, grid: dict):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+LABEL_COLOURS = {"female": "#dd8452", "male": "#4c72b0", "uncertain": "#999999"}
+
+
+def plot_timeline(audio: np.ndarray, timeline, title: str = ""):
+    """The waveform with, under it, who speaks when: one bar per voiced stretch, coloured by label."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 3.6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    top.plot(np.arange(audio.size) / SAMPLE_RATE, audio, linewidth=0.5, color="#444444")
+    top.set(ylabel="amplitude", title=title, xlim=(0, audio.size / SAMPLE_RATE))
+    for segment in timeline.segments:
+        colour = LABEL_COLOURS[segment.label]
+        bottom.barh(0, segment.end - segment.start, left=segment.start, color=colour, height=0.8)
+        bottom.text((segment.start + segment.end) / 2, 0, f"{segment.p_female:.2f}", ha="center", va="center", fontsize=7, color="white")
+    bottom.set(yticks=[], xlabel="time (s)", ylabel="p(female)")
+    handles = [matplotlib.patches.Patch(color=c, label=label) for label, c in LABEL_COLOURS.items()]
+    bottom.legend(handles=handles, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.45), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -32,14 +32,17 @@ from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
 
 WINDOW_HOP = N_SAMPLES // 2  # windows overlap by half
 NO_VOICE = "no voice"
+UNCERTAIN = "uncertain"
+UNCERTAIN_BAND = (0.4, 0.6)  # p(female) strictly inside this band is too close to call
+SEGMENT_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 
 
 @dataclass
 class Prediction:
     """One recording's answer.
 
-    ``label`` is ``male``, ``female``, or ``no voice`` (less than the minimum of speech
-    to judge); ``p_female`` is the probability that the voice is female; ``error`` is
+    ``label`` is ``male``, ``female``, ``uncertain`` (p_female inside the uncertain
+    band) or ``no voice`` (less than the minimum of speech to judge); ``p_female`` is the probability that the voice is female; ``error`` is
     set, and the rest empty, when the recording could not be read.
     """
 
@@ -52,6 +55,35 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Segment:
+    """One voiced stretch of a recording: seconds from the start, its label and p(female)."""
+
+    start: float
+    end: float
+    label: str
+    p_female: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Timeline:
+    """Who speaks when: the voiced stretches of a recording and the speaking time per label."""
+
+    path: str | None
+    duration_seconds: float
+    segments: list[Segment]
+
+    def speaking_seconds(self) -> dict[str, float]:
+        """Seconds of speech per label (female, male, uncertain)."""
+        totals = {"female": 0.0, "male": 0.0, UNCERTAIN: 0.0}
+        for segment in self.segments:
+            totals[segment.label] += segment.end - segment.start
+        return {label: round(float(seconds), 2) for label, seconds in totals.items()}
 
 
 def region_windows(audio: np.ndarray, start: int, end: int) -> np.ndarray:
@@ -85,6 +117,16 @@ def voiced_windows(
     return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
 
 
+def split_long(regions: list[tuple[int, int]], longest: int = int(SEGMENT_SECONDS * SAMPLE_RATE)) -> list[tuple[int, int]]:
+    """Cut stretches longer than ``longest`` samples into near-equal pieces no longer than it."""
+    pieces = []
+    for start, end in regions:
+        count = -(-(end - start) // longest)
+        bounds = np.linspace(start, end, count + 1).astype(int)
+        pieces += [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return pieces
+
+
 class GenderClassifier:
     """A trained CNN with its feature settings: what :func:`load_model` returns."""
 
@@ -98,6 +140,7 @@ class GenderClassifier:
         device: str = "auto",
         vad_threshold: float = VAD_THRESHOLD,
         min_speech_seconds: float = MIN_SPEECH_SECONDS,
+        uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
     ):
         self.device = pick_device(device)
         self.network = network.to(self.device).eval()
@@ -105,6 +148,12 @@ class GenderClassifier:
         self.meta = meta or {}
         self.vad_threshold = vad_threshold
         self.min_speech_seconds = min_speech_seconds
+        self.uncertain_band = tuple(uncertain_band)
+
+    def label(self, p_female: float) -> str:
+        """``female`` or ``male``, or ``uncertain`` strictly inside the uncertain band."""
+        low, high = self.uncertain_band
+        return UNCERTAIN if low < p_female < high else self.classes[int(p_female >= 0.5)]
 
     def predict_proba_features(self, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """p(female) of each feature matrix in a batch (windows x frames x width)."""
@@ -120,16 +169,43 @@ class GenderClassifier:
 
         Raises :class:`AudioError` for a file that cannot be read.
         """
-        if isinstance(audio, (str, os.PathLike)):
-            path, waveform = str(audio), load_audio(audio)
-        else:
-            path, waveform = None, to_model_rate(np.asarray(audio), sample_rate or SAMPLE_RATE)
+        path, waveform = self._waveform(audio, sample_rate)
         windows, speech = voiced_windows(waveform, self.vad_threshold, self.min_speech_seconds)
         duration = round(waveform.size / SAMPLE_RATE, 3)
         if len(windows) == 0:
             return Prediction(path, NO_VOICE, None, round(speech, 3), duration)
         p_female = float(self.predict_proba_features(compute_features(windows, self.features)).mean())
-        return Prediction(path, self.classes[int(p_female >= 0.5)], round(p_female, 4), round(speech, 3), duration)
+        return Prediction(path, self.label(p_female), round(p_female, 4), round(speech, 3), duration)
+
+    def segment(self, audio, sample_rate: int | None = None) -> Timeline:
+        """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
+
+        Stretches longer than 5 s are judged in pieces, so a change of speaker shows.
+        """
+        path, waveform = self._waveform(audio, sample_rate)
+        duration = round(waveform.size / SAMPLE_RATE, 3)
+        centred = remove_dc(waveform)
+        if loud_level(centred) < SILENCE_RMS:
+            return Timeline(path, duration, [])
+        centred = normalize_level(centred)
+        regions = split_long(speech_regions(centred, self.vad_threshold, self.min_speech_seconds))
+        if not regions:
+            return Timeline(path, duration, [])
+        windows = [region_windows(normalize_level(centred[s:e]), 0, e - s) for s, e in regions]
+        p_windows = self.predict_proba_features(compute_features(np.concatenate(windows), self.features))
+        edges = np.cumsum([0] + [len(w) for w in windows])
+        segments = []
+        for (start, end), a, b in zip(regions, edges[:-1], edges[1:]):
+            p_female = float(p_windows[a:b].mean())
+            segments.append(Segment(round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3), self.label(p_female), round(p_female, 4)))
+        return Timeline(path, duration, segments)
+
+    @staticmethod
+    def _waveform(audio, sample_rate: int | None) -> tuple[str | None, np.ndarray]:
+        """(path or None, 16 kHz mono waveform) of a file path or an array of samples."""
+        if isinstance(audio, (str, os.PathLike)):
+            return str(audio), load_audio(audio)
+        return None, to_model_rate(np.asarray(audio), sample_rate or SAMPLE_RATE)
 
     def predict_files(self, paths):
         """Classify each file in turn; a file that fails gets a Prediction with its error."""
@@ -143,7 +219,7 @@ class GenderClassifier:
 def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:
     """Load a trained model: the one shipped inside the package, or a ``model.pt`` / run folder.
 
-    ``options`` (``vad_threshold``, ``min_speech_seconds``) go to :class:`GenderClassifier`.
+    ``options`` (``vad_threshold``, ``min_speech_seconds``, ``uncertain_band``) go to :class:`GenderClassifier`.
     """
     network, features, meta = load_checkpoint(path)
     return GenderClassifier(network, features, meta, device, **options)
