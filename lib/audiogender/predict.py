@@ -96,22 +96,32 @@ def region_windows(audio: np.ndarray, start: int, end: int) -> np.ndarray:
     return np.stack([stretch[s : s + N_SAMPLES] for s in starts])
 
 
+def find_speech(
+    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The waveform without DC and at a normal level, and its voiced stretches (none for silence).
+
+    DC is removed first (an offset makes silence look loud) and the level normalised
+    before detection, because the detector is not level-free: quiet speech would be missed.
+    """
+    audio = remove_dc(audio)
+    if loud_level(audio) < SILENCE_RMS:
+        return audio, []
+    audio = normalize_level(audio)
+    return audio, speech_regions(audio, vad_threshold, min_speech_seconds)
+
+
 def voiced_windows(
     audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
 ) -> tuple[np.ndarray, float]:
     """The voiced stretches of a 16 kHz waveform as 1 s windows, and the seconds of speech.
 
-    DC is removed first (an offset makes silence look loud) and the level normalised
-    before detection; then the level is set from the voiced stretches, as the training
-    clips' level was set from their loud part.
+    The level is set from the voiced stretches, as the training clips' level was set
+    from their loud part.
     """
-    audio = remove_dc(audio)
-    if loud_level(audio) < SILENCE_RMS:
-        return np.zeros((0, N_SAMPLES), dtype=np.float32), 0.0
-    audio = normalize_level(audio)  # the detector is not level-free: quiet speech would be missed
-    regions = speech_regions(audio, vad_threshold, min_speech_seconds)
+    audio, regions = find_speech(audio, vad_threshold, min_speech_seconds)
     speech = sum(end - start for start, end in regions)
-    if speech < min_speech_seconds * SAMPLE_RATE:
+    if not regions or speech < min_speech_seconds * SAMPLE_RATE:
         return np.zeros((0, N_SAMPLES), dtype=np.float32), speech / SAMPLE_RATE
     audio = normalize_level(audio, reference=np.concatenate([audio[start:end] for start, end in regions]))
     return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
@@ -184,14 +194,11 @@ class GenderClassifier:
         """
         path, waveform = self._waveform(audio, sample_rate)
         duration = round(waveform.size / SAMPLE_RATE, 3)
-        centred = remove_dc(waveform)
-        if loud_level(centred) < SILENCE_RMS:
-            return Timeline(path, duration, [])
-        centred = normalize_level(centred)
-        regions = split_long(speech_regions(centred, self.vad_threshold, self.min_speech_seconds))
+        audio, regions = find_speech(waveform, self.vad_threshold, self.min_speech_seconds)
+        regions = split_long(regions)
         if not regions:
             return Timeline(path, duration, [])
-        windows = [region_windows(normalize_level(centred[s:e]), 0, e - s) for s, e in regions]
+        windows = [region_windows(normalize_level(audio[s:e]), 0, e - s) for s, e in regions]
         p_windows = self.predict_proba_features(compute_features(np.concatenate(windows), self.features))
         edges = np.cumsum([0] + [len(w) for w in windows])
         segments = []
