@@ -1,0 +1,152 @@
+"""How fast does `audiogender` classify real recordings? Prints figures; asserts nothing.
+
+    python benchmarks/predict_speed.py [--clips 300] [--hour-minutes 60] [--data ../shared/data]
+
+Measures, on this machine, in one run:
+1. clips per second over a folder of 1-second wav clips at 48 kHz (cut from real
+   recordings), through ``GenderClassifier.predict_files`` and through a plain loop
+   (load, features, network, one clip at a time, no voice detection);
+2. the real-time factor and peak memory of classifying and segmenting one long
+   recording built by concatenating real clips with pauses (in a child process, so
+   its peak memory is its own);
+3. the wall time of ``audiogender predict`` on one short file from a cold start.
+Targets (issue 5): >= 1,000 clips/s; one hour in <= 20 s (RTF 0.006) under 1 GB; cold start <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "tests" / "data" / "samples"
+
+
+def voices(data: Path) -> list[Path]:
+    """Real voiced recordings: ../shared/data when present, else the clips the repo ships."""
+    found = sorted((data / "librispeech-251").glob("audio/*.flac"))[:40] + sorted((data / "audiomnist-az").glob("data/*/*.wav"))[:200]
+    return found or sorted(p for p in SHIPPED.iterdir() if p.suffix in (".wav", ".ogg", ".mp3") and "robin" not in p.name)
+
+
+def make_clips(sources: list[Path], count: int, folder: Path) -> list[Path]:
+    """``count`` one-second wav clips at 48 kHz cut from the sources in turn."""
+    from audiogender import load_audio
+
+    pieces = []
+    for source in sources:
+        audio = load_audio(source)
+        pieces += [audio[i : i + 16_000] for i in range(0, audio.size - 16_000 + 1, 16_000)]
+        if len(pieces) >= count:
+            break
+    paths = []
+    for i in range(count):
+        path = folder / f"clip_{i:05d}.wav"
+        sf.write(path, soxr.resample(pieces[i % len(pieces)], 16_000, 48_000), 48_000, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def make_long(sources: list[Path], minutes: float, path: Path) -> float:
+    """A recording of ``minutes`` built from real clips with 0.5 s pauses; returns its length in seconds."""
+    from audiogender import load_audio
+
+    pause = np.zeros(8_000, np.float32)
+    with sf.SoundFile(path, "w", samplerate=16_000, channels=1, subtype="PCM_16") as out:
+        written, i = 0, 0
+        while written < minutes * 60 * 16_000:
+            audio = load_audio(sources[i % len(sources)])
+            out.write(np.concatenate([audio, pause]))
+            written += audio.size + pause.size
+            i += 1
+    return written / 16_000
+
+
+def plain_loop(paths: list[Path]) -> float:
+    """Seconds to classify each clip alone: load, fit to 1 s, features, network."""
+    import torch
+
+    from audiogender import load_audio, load_model
+    from audiogender.audio import prepare_clip
+    from audiogender.features import compute_features
+
+    model = load_model(device="cpu")
+    with torch.inference_mode():
+        model.network(torch.from_numpy(compute_features(prepare_clip(load_audio(paths[0])), model.features)[None]))  # warm up
+        started = time.perf_counter()
+        for path in paths:
+            features = compute_features(prepare_clip(load_audio(path)), model.features)
+            model.network(torch.from_numpy(features[None]))
+        return time.perf_counter() - started
+
+
+def library(paths: list[Path]) -> float:
+    from audiogender import load_model
+
+    model = load_model(device="cpu")
+    model.predict(paths[0])  # warm up
+    started = time.perf_counter()
+    results = list(model.predict_files(paths))
+    assert all(r.error is None for r in results)
+    return time.perf_counter() - started
+
+
+def long_recording(path: str) -> None:
+    """Child process: classify and segment one long file, print seconds and peak memory as JSON."""
+    import resource
+
+    from audiogender import load_model
+
+    model = load_model(device="cpu")
+    started = time.perf_counter()
+    prediction = model.predict(path)
+    predicted = time.perf_counter() - started
+    timeline = model.segment(path)
+    total = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"predict_s": predicted, "both_s": total, "peak_mb": peak_mb, "label": prediction.label, "segments": len(timeline.segments)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=300)
+    parser.add_argument("--hour-minutes", type=float, default=60.0, help="length of the long recording in minutes")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return long_recording(args.child)
+
+    sources = voices(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clips = make_clips(sources, args.clips, tmp)
+        plain = plain_loop(clips)
+        batched = library(clips)
+        print(f"1-s clips at 48 kHz, {len(clips)} of them:")
+        print(f"  plain loop (no VAD)     {len(clips) / plain:8.1f} clips/s")
+        print(f"  predict_files (VAD)     {len(clips) / batched:8.1f} clips/s   ratio {plain / batched:.2f}x   target >= 1000")
+
+        seconds = make_long(sources, args.hour_minutes, tmp / "long.wav")
+        child = subprocess.run([sys.executable, __file__, "--child", str(tmp / "long.wav")], capture_output=True, text=True, check=True)
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"long recording, {seconds / 60:.1f} min:")
+        print(f"  classify                {figures['predict_s']:8.1f} s   RTF {figures['predict_s'] / seconds:.4f}")
+        print(f"  classify + segment      {figures['both_s']:8.1f} s   RTF {figures['both_s'] / seconds:.4f}   target RTF <= 0.006")
+        print(f"  peak memory             {figures['peak_mb']:8.0f} MB  target < 1024")
+
+        started = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).parent / "audiogender"), "predict", str(clips[0])], capture_output=True, check=True)
+        print(f"cold start: audiogender predict on one 1-s file  {time.perf_counter() - started:.2f} s   target <= 2")
+
+
+if __name__ == "__main__":
+    main()
