@@ -10,6 +10,7 @@ from audiogender.audio import (
     find_audio_files,
     load_audio,
     loud_level,
+    stream_audio,
     normalize_level,
     pad_or_trim,
     prepare_clip,
@@ -90,3 +91,26 @@ def test_find_audio_files_walks_folders_and_keeps_named_files(tmp_path):
         (tmp_path / name).write_bytes(b"")
     found = find_audio_files([tmp_path / "a", tmp_path / "a" / "notes.txt"])
     assert [p.name for p in found] == ["y.FLAC", "x.wav", "notes.txt"]
+
+
+def test_streaming_in_blocks_gives_the_same_samples_as_reading_whole():
+    path = SAMPLES / "198-209-0000.ogg"  # 22.05 kHz: resampled block by block
+    blocks = list(stream_audio(path, block_seconds=3))
+    assert len(blocks) == 5 and all(b.dtype == np.float32 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(path))
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16_000), "no samples"),
+        (lambda p: sf.write(p, np.full(800, np.nan, dtype=np.float32), 16_000, subtype="FLOAT"), "not finite"),
+        (lambda p: p.write_bytes(b"RIFF"), "cannot be read"),
+    ],
+    ids=["zero samples", "NaN samples", "truncated header"],
+)
+def test_streaming_names_bad_files_too(tmp_path, make, reason):
+    path = tmp_path / "bad.wav"
+    make(path)
+    with pytest.raises(AudioError, match=reason):
+        list(stream_audio(path))

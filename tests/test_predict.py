@@ -2,6 +2,7 @@ import shutil
 
 import numpy as np
 import pytest
+import soundfile as sf
 import soxr
 
 import audiogender
@@ -71,3 +72,15 @@ def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():
     timeline = wide.segment(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of read speech
     assert len(timeline.segments) >= 3 and all(s.end - s.start <= 5.0 + 1e-6 for s in timeline.segments)
     assert sum(timeline.speaking_seconds().values()) == pytest.approx(sum(s.end - s.start for s in timeline.segments), abs=0.05)
+
+
+def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
+    woman = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
+    pause = np.zeros(8_000, np.float32)
+    long = np.tile(np.concatenate([woman, pause]), 25)  # about 80 s: two blocks
+    sf.write(tmp_path / "long.wav", long, 16_000, subtype="PCM_16")
+    answer = model.predict(tmp_path / "long.wav")
+    assert answer.label == "female" and answer.duration_seconds == pytest.approx(long.size / 16_000, abs=0.01)
+    assert answer.speech_seconds > 50
+    timeline = model.segment(tmp_path / "long.wav")
+    assert timeline.segments[-1].end > 70 and all(a.end <= b.start for a, b in zip(timeline.segments, timeline.segments[1:]))

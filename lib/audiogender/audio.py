@@ -20,6 +20,7 @@ CLIP_SECONDS = 1.0  # the seed's clip length
 N_SAMPLES = int(SAMPLE_RATE * CLIP_SECONDS)  # 16,000 samples in one clip
 TARGET_RMS = 0.05  # level the loud part of every recording is scaled to
 SILENCE_RMS = 1e-4  # below this a recording holds no signal worth judging
+BLOCK_SECONDS = 60.0  # long recordings are read and judged this much at a time
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
 
 
@@ -49,6 +50,46 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise AudioError(path, f"cannot be read as audio ({error})") from None
     return to_model_rate(data, rate, path=path, sample_rate=sample_rate)
+
+
+def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, sample_rate: int = SAMPLE_RATE):
+    """Yield ``path`` as consecutive mono float32 blocks of about ``block_seconds`` at ``sample_rate``.
+
+    The file is read and resampled (soxr's streaming resampler, so the blocks join
+    seamlessly) a block at a time, so memory does not grow with the recording's
+    length. Raises :class:`AudioError` as :func:`load_audio` does.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    try:
+        source = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioError(path, f"cannot be read as audio ({error})") from None
+    with source:
+        resampler = None if source.samplerate == sample_rate else soxr.ResampleStream(source.samplerate, sample_rate, 1, dtype="float32")
+        frames = max(1, int(block_seconds * source.samplerate))
+        total = 0
+        try:
+            while True:
+                data = source.read(frames, dtype="float32", always_2d=True)
+                last = len(data) < frames
+                mono = data.mean(axis=1)
+                if not np.all(np.isfinite(mono)):
+                    raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
+                if resampler is not None:
+                    mono = resampler.resample_chunk(mono, last=last)
+                total += mono.size
+                if mono.size:
+                    yield np.ascontiguousarray(mono, dtype=np.float32)
+                if last:
+                    break
+        except (sf.LibsndfileError, RuntimeError) as error:
+            raise AudioError(path, f"cannot be read as audio ({error})") from None
+    if total == 0:
+        raise AudioError(path, "holds no samples")
 
 
 def to_model_rate(

@@ -1,6 +1,7 @@
 """Classifying recordings: any length, any rate, one file or thousands.
 
-A recording's DC offset is removed, voice activity detection finds where someone
+A recording is read a block (60 s) at a time, so memory does not grow with its
+length. Its DC offset is removed, voice activity detection finds where someone
 speaks, the level is normalised on those stretches, and they are cut into 1 s
 windows every 0.5 s and classified in one batch; the recording's p(female) is the
 mean over those windows. Too little speech answers "no voice".
@@ -15,14 +16,15 @@ import numpy as np
 import torch
 
 from .audio import (
+    BLOCK_SECONDS,
     N_SAMPLES,
     SAMPLE_RATE,
     SILENCE_RMS,
     AudioError,
-    load_audio,
     loud_level,
     normalize_level,
     remove_dc,
+    stream_audio,
     to_model_rate,
 )
 from .device import pick_device
@@ -177,42 +179,61 @@ class GenderClassifier:
     def predict(self, audio, sample_rate: int | None = None) -> Prediction:
         """Classify a file path, or an array of samples at ``sample_rate`` (default 16 kHz).
 
-        Raises :class:`AudioError` for a file that cannot be read.
+        A file is read a block (60 s) at a time, so memory does not grow with its
+        length; p(female) is the mean over the voiced windows of all blocks. Raises
+        :class:`AudioError` for a file that cannot be read.
         """
-        path, waveform = self._waveform(audio, sample_rate)
-        windows, speech = voiced_windows(waveform, self.vad_threshold, self.min_speech_seconds)
-        duration = round(waveform.size / SAMPLE_RATE, 3)
-        if len(windows) == 0:
+        path, blocks = self._blocks(audio, sample_rate)
+        p_sum, n_windows, speech, samples = 0.0, 0, 0.0, 0
+        for block in blocks:
+            samples += block.size
+            windows, block_speech = voiced_windows(block, self.vad_threshold, self.min_speech_seconds)
+            speech += block_speech
+            if len(windows):
+                p_sum += float(self.predict_proba_features(compute_features(windows, self.features)).sum())
+                n_windows += len(windows)
+        duration = round(samples / SAMPLE_RATE, 3)
+        if n_windows == 0:
             return Prediction(path, NO_VOICE, None, round(speech, 3), duration)
-        p_female = float(self.predict_proba_features(compute_features(windows, self.features)).mean())
+        p_female = p_sum / n_windows
         return Prediction(path, self.label(p_female), round(p_female, 4), round(speech, 3), duration)
 
     def segment(self, audio, sample_rate: int | None = None) -> Timeline:
         """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
 
-        Stretches longer than 5 s are judged in pieces, so a change of speaker shows.
+        Stretches longer than 5 s are judged in pieces, so a change of speaker shows;
+        a file is read a block at a time, as in :meth:`predict`.
         """
-        path, waveform = self._waveform(audio, sample_rate)
-        duration = round(waveform.size / SAMPLE_RATE, 3)
-        audio, regions = find_speech(waveform, self.vad_threshold, self.min_speech_seconds)
+        path, blocks = self._blocks(audio, sample_rate)
+        segments, offset = [], 0
+        for block in blocks:
+            segments += self._segment_block(block, offset)
+            offset += block.size
+        return Timeline(path, round(offset / SAMPLE_RATE, 3), segments)
+
+    def _segment_block(self, block: np.ndarray, offset: int) -> list[Segment]:
+        audio, regions = find_speech(block, self.vad_threshold, self.min_speech_seconds)
         regions = split_long(regions)
         if not regions:
-            return Timeline(path, duration, [])
+            return []
         windows = [region_windows(normalize_level(audio[s:e]), 0, e - s) for s, e in regions]
         p_windows = self.predict_proba_features(compute_features(np.concatenate(windows), self.features))
         edges = np.cumsum([0] + [len(w) for w in windows])
         segments = []
         for (start, end), a, b in zip(regions, edges[:-1], edges[1:]):
             p_female = float(p_windows[a:b].mean())
-            segments.append(Segment(round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3), self.label(p_female), round(p_female, 4)))
-        return Timeline(path, duration, segments)
+            seconds = (round((offset + start) / SAMPLE_RATE, 3), round((offset + end) / SAMPLE_RATE, 3))
+            segments.append(Segment(*seconds, self.label(p_female), round(p_female, 4)))
+        return segments
 
     @staticmethod
-    def _waveform(audio, sample_rate: int | None) -> tuple[str | None, np.ndarray]:
-        """(path or None, 16 kHz mono waveform) of a file path or an array of samples."""
+    def _blocks(audio, sample_rate: int | None):
+        """(path or None, iterator of 16 kHz mono blocks) of a file path or an array of samples."""
         if isinstance(audio, (str, os.PathLike)):
-            return str(audio), load_audio(audio)
-        return None, to_model_rate(np.asarray(audio), sample_rate or SAMPLE_RATE)
+            return str(audio), stream_audio(audio)
+        waveform = to_model_rate(np.asarray(audio), sample_rate or SAMPLE_RATE)
+        step = int(BLOCK_SECONDS * SAMPLE_RATE)
+        return None, (waveform[i : i + step] for i in range(0, waveform.size, step))
 
     def predict_files(self, paths):
         """Classify each file in turn; a file that fails gets a Prediction with its error."""
