@@ -40,16 +40,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     :class:`AudioError` naming the file when it cannot be read, holds no samples,
     or holds values that are not finite.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise AudioError(path, "is a directory, not an audio file")
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioError(path, f"cannot be read as audio ({error})") from None
-    return to_model_rate(data, rate, path=path, sample_rate=sample_rate)
+    return np.concatenate(list(stream_audio(path, sample_rate=sample_rate)))
 
 
 def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, sample_rate: int = SAMPLE_RATE):
