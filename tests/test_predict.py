@@ -84,3 +84,12 @@ def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
     assert answer.speech_seconds > 50
     timeline = model.segment(tmp_path / "long.wav")
     assert timeline.segments[-1].end > 70 and all(a.end <= b.start for a, b in zip(timeline.segments, timeline.segments[1:]))
+
+
+def test_files_in_parallel_give_the_same_answers_in_order(model, tmp_path):
+    (tmp_path / "bad.wav").write_bytes(b"junk")
+    paths = sorted(SAMPLES.glob("*.wav")) + [tmp_path / "bad.wav"] + sorted(SAMPLES.glob("*.mp3"))
+    serial = list(model.predict_files(paths, n_jobs=1))
+    parallel = list(model.predict_files(paths, n_jobs=2))
+    assert [p.to_dict() for p in serial] == [p.to_dict() for p in parallel]
+    assert [p.path for p in parallel] == [str(p) for p in paths] and parallel[6].error

@@ -10,6 +10,7 @@ mean over those windows. Too little speech answers "no voice".
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -235,13 +236,24 @@ class GenderClassifier:
         step = int(BLOCK_SECONDS * SAMPLE_RATE)
         return None, (waveform[i : i + step] for i in range(0, waveform.size, step))
 
-    def predict_files(self, paths):
-        """Classify each file in turn; a file that fails gets a Prediction with its error."""
-        for path in paths:
-            try:
-                yield self.predict(path)
-            except AudioError as error:
-                yield Prediction(str(path), None, None, None, None, error.reason)
+    def predict_files(self, paths, n_jobs: int | None = None):
+        """Classify files, ``n_jobs`` at a time (default: one per core), yielding results in order.
+
+        A file that fails gets a Prediction with its error, and the rest go on.
+        """
+        paths = list(paths)
+        if (n_jobs or os.cpu_count() or 1) == 1 or len(paths) < 2:
+            yield from map(self._predict_or_error, paths)
+            return
+        # decoding, resampling and the networks release the GIL, so threads run in parallel
+        with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
+            yield from pool.map(self._predict_or_error, paths)
+
+    def _predict_or_error(self, path) -> Prediction:
+        try:
+            return self.predict(path)
+        except AudioError as error:
+            return Prediction(str(path), None, None, None, None, error.reason)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:

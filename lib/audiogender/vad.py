@@ -7,8 +7,8 @@ silence is answered "no voice" rather than given a gender.
 
 from __future__ import annotations
 
+import threading
 import warnings
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -19,13 +19,18 @@ VAD_THRESHOLD = 0.5  # Silero's speech probability above which a frame is speech
 MIN_SPEECH_SECONDS = 0.25  # shorter stretches, and recordings with less speech in all, are not judged
 
 
-@lru_cache(maxsize=1)
-def _silero():
-    from silero_vad import load_silero_vad
+_local = threading.local()
 
-    with warnings.catch_warnings():  # torch deprecates the TorchScript loader Silero uses
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return load_silero_vad()
+
+def _silero():
+    """This thread's Silero model: it keeps state between chunks, so threads must not share one."""
+    if not hasattr(_local, "model"):
+        from silero_vad import load_silero_vad
+
+        with warnings.catch_warnings():  # torch deprecates the TorchScript loader Silero uses
+            warnings.simplefilter("ignore", DeprecationWarning)
+            _local.model = load_silero_vad()
+    return _local.model
 
 
 def speech_regions(
