@@ -93,3 +93,34 @@ def test_segment_names_an_unreadable_file(capsys, tmp_path):
     (tmp_path / "x.wav").write_bytes(b"junk")
     assert main(["segment", str(tmp_path / "x.wav")]) == 1
     assert str(tmp_path / "x.wav") in capsys.readouterr().err
+
+
+def test_every_kind_of_bad_or_odd_input_gets_a_row_and_no_traceback(capsys, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from audiogender import load_audio
+
+    voice = load_audio(SAMPLES / "cmu_arctic_us_aew_a0001.wav")
+    odd = {
+        "pcm8.wav": lambda p: sf.write(p, voice, 16_000, subtype="PCM_U8"),
+        "pcm24.wav": lambda p: sf.write(p, voice, 16_000, subtype="PCM_24"),
+        "six.wav": lambda p: sf.write(p, np.stack([voice] * 6, axis=1), 16_000),
+        "narrow.wav": lambda p: sf.write(p, voice[::2], 8_000),
+        "wide.flac": lambda p: sf.write(p, np.repeat(voice, 6), 96_000),
+    }
+    bad = {
+        "empty.wav": lambda p: p.write_bytes(b""),
+        "zero.wav": lambda p: sf.write(p, np.zeros(0, np.float32), 16_000),
+        "truncated.wav": lambda p: p.write_bytes((SAMPLES / "cmu_arctic_us_aew_a0001.wav").read_bytes()[:40]),
+        "random.wav": lambda p: p.write_bytes(np.random.default_rng(1).bytes(5000)),
+        "nan.wav": lambda p: sf.write(p, np.full(4000, np.nan, np.float32), 16_000, subtype="FLOAT"),
+    }
+    for name, make in {**odd, **bad}.items():
+        make(tmp_path / name)
+    (tmp_path / "no-audio").mkdir()
+    status, out = run(capsys, "predict", str(tmp_path), str(tmp_path / "no-audio"), "--format", "json")
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(out)}
+    assert status == 1 and "Traceback" not in capsys.readouterr().err
+    assert {n for n, r in rows.items() if r["error"]} == set(bad) | {"no-audio"}
+    assert all(rows[n]["label"] == "male" for n in odd), {n: rows[n] for n in odd}
