@@ -1,6 +1,7 @@
 import librosa
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.signal
 
 from audiogender.audio import load_audio, prepare_clip
@@ -23,6 +24,14 @@ def test_mfcc_is_the_seeds_recipe_as_librosa_computes_it(clip):
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-2)
 
 
+def test_window_and_dct_are_scipys(clip):
+    from audiogender.features import _dct_matrix, _window
+
+    np.testing.assert_allclose(_window(), scipy.signal.get_window("hann", 400, fftbins=True), atol=1e-7)
+    db = np.random.default_rng(0).standard_normal((5, 40)).astype(np.float32)
+    np.testing.assert_allclose(db @ _dct_matrix(12, 40).T, scipy.fft.dct(db, type=2, norm="ortho")[:, :12], atol=1e-4)
+
+
 def test_pre_emphasis_is_the_first_order_filter(clip):
     expected = scipy.signal.lfilter([1, -0.97], [1], clip)
     np.testing.assert_allclose(pre_emphasis(clip)[1:], expected[1:], atol=1e-6)
@@ -41,9 +50,11 @@ def test_a_batch_gives_the_same_features_as_single_clips(clip):
     np.testing.assert_allclose(batch[1], compute_features(clip[::-1].copy()), rtol=1e-5, atol=1e-4)
 
 
-def test_mel_filters_are_built_once():
+def test_mel_filters_are_loaded_once_and_are_librosas():
     assert mel_filters(40) is mel_filters(40)
     assert mel_filters(40).shape == (40, 201)
+    np.testing.assert_allclose(mel_filters(40), librosa.filters.mel(sr=16_000, n_fft=400, n_mels=40), rtol=1e-6)
+    assert mel_filters(64).shape == (64, 201)  # sizes not stored are built
 
 
 def test_unknown_feature_kind_is_refused():

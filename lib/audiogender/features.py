@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from importlib import resources
 
-import librosa
 import numpy as np
-import scipy.fft
 
 from .audio import N_SAMPLES, SAMPLE_RATE
 
@@ -55,13 +54,33 @@ class FeatureConfig:
 
 @lru_cache(maxsize=None)
 def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
-    """The mel filterbank (n_mels x bins), built once with librosa and reused."""
+    """The mel filterbank (n_mels x bins), loaded once and reused.
+
+    As Whisper does, the filters librosa defines are stored in ``assets/mel_filters.npz``,
+    so classifying a file does not wait a second for librosa to build them (a test
+    checks the stored copy against librosa); other sizes are built with librosa.
+    """
+    with np.load(resources.files("audiogender") / "assets" / "mel_filters.npz") as stored:
+        if f"mel_{n_mels}" in stored:
+            return stored[f"mel_{n_mels}"]
+    import librosa  # slow to import, so only when a size is not stored
+
     return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
 
 
 @lru_cache(maxsize=None)
 def _window() -> np.ndarray:
-    return librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    """The periodic Hann window librosa uses, written out so classifying a file imports no scipy."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+@lru_cache(maxsize=None)
+def _dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
+    """The first ``n_mfcc`` rows of the orthonormal DCT-II, as ``scipy.fft.dct(norm="ortho")``."""
+    k, n = np.arange(n_mfcc)[:, None], np.arange(n_mels)[None, :]
+    basis = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
+    basis[0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
 
 
 @lru_cache(maxsize=None)
@@ -98,7 +117,7 @@ def log_mel(audio: np.ndarray, n_mels: int = N_MELS, reference: str = "max") -> 
 def mfcc(audio: np.ndarray, n_mfcc: int = N_MFCC, n_mels: int = N_MELS) -> np.ndarray:
     """The seed's MFCCs: (..., samples) -> (..., frames, n_mfcc), as librosa computes them."""
     db = log_mel(audio, n_mels, reference="one")
-    cepstra = scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[..., :n_mfcc]
+    cepstra = db @ _dct_matrix(n_mfcc, n_mels).T
     return (cepstra * _lifter(n_mfcc)).astype(np.float32)
 
 
