@@ -88,9 +88,14 @@ def read_manifest(folder: str | os.PathLike) -> pd.DataFrame:
 
 def read_corpus(root: str | os.PathLike) -> pd.DataFrame:
     """Read one corpus folder: AudioMNIST's layout if present, else its ``manifest.csv``."""
+    has_manifest = (Path(root) / "manifest.csv").is_file()
     if audiomnist_meta_path(root) is not None:
-        return read_audiomnist(root)
-    if (Path(root) / "manifest.csv").is_file():
+        clips = read_audiomnist(root)
+        if has_manifest:  # AudioMNIST's metadata has no language; a manifest beside it may say
+            language = read_manifest(root).assign(path=lambda t: t["path"].map(os.path.abspath)).set_index("path")["language"]
+            clips["language"] = clips["path"].map(os.path.abspath).map(language).fillna(clips["language"])
+        return clips
+    if has_manifest:
         return read_manifest(root)
     raise FileNotFoundError(f"{root}: neither AudioMNIST's layout nor a manifest.csv")
 
@@ -98,10 +103,12 @@ def read_corpus(root: str | os.PathLike) -> pd.DataFrame:
 def read_corpora(roots) -> pd.DataFrame:
     """Read several corpus folders into one table of voiced clips (``gender`` male or female).
 
-    With more than one corpus, speaker ids are prefixed by the corpus so they never collide.
+    With more than one corpus, speaker ids are prefixed by the corpus so they never collide
+    (and a speaker found in two folders of the same corpus stays one speaker). The
+    ``source`` column names the folder each clip came from.
     """
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
-    tables = [(t := read_corpus(root))[t["gender"].isin(GENDERS)] for root in roots]
+    tables = [(t := read_corpus(root))[t["gender"].isin(GENDERS)].assign(source=Path(root).name) for root in roots]
     clips = pd.concat(tables, ignore_index=True)
     if len(tables) > 1:
         clips["speaker"] = [s if s.startswith(f"{c}:") else f"{c}:{s}" for c, s in zip(clips["corpus"], clips["speaker"])]
@@ -219,6 +226,35 @@ def _extract_data(archive: Path, target: Path) -> None:
 # --- features, cached on disk ----------------------------------------------------------
 
 
+def cache_path(paths, settings: str, cache_dir, prefix: str, suffix: str) -> Path | None:
+    """Where results computed from these files with these settings are cached (None: no cache).
+
+    The name hashes the settings and every file's path, size and modification time,
+    so a changed file or setting gets a new name and nothing stale is ever read.
+    """
+    if cache_dir is None:
+        return None
+    key = hashlib.sha1(settings.encode())
+    for p in paths:
+        stat = os.stat(p)
+        key.update(f"{p}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return Path(cache_dir) / f"{prefix}-{key.hexdigest()[:16]}{suffix}"
+
+
+def per_clip_cached(clips: pd.DataFrame, compute, settings: str, prefix: str, cache_dir="data/cache", n_jobs=None, progress=True) -> np.ndarray:
+    """``compute(path)`` of every clip, in ``n_jobs`` threads, stacked and cached on disk."""
+    paths = list(clips["path"])
+    cache = cache_path(paths, settings, cache_dir, prefix, ".npy")
+    if cache is not None and cache.exists():
+        return np.load(cache)
+    with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
+        values = np.stack(list(tqdm(pool.map(compute, paths), total=len(paths), desc=prefix, disable=not progress)))
+    if cache is not None:
+        with atomic_file(cache, "wb") as f:
+            np.save(f, values)
+    return values
+
+
 def clip_features(path: str | os.PathLike, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """Features of one recording's training clip (its loudest second)."""
     return compute_features(prepare_clip(load_audio(path)), config)
@@ -236,21 +272,6 @@ def load_features(
     The cache key covers the feature settings and every file's path, size and
     modification time, so a changed file or setting recomputes and nothing stale is read.
     """
-    paths = list(clips["path"])
-    cache = None
-    if cache_dir is not None:
-        key = hashlib.sha1(config.cache_key().encode())
-        for p in paths:
-            stat = os.stat(p)
-            key.update(f"{p}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        cache = Path(cache_dir) / f"features-{config.kind}-{key.hexdigest()[:16]}.npy"
-        if cache.exists():
-            return np.load(cache)
     # soundfile, soxr and numpy release the GIL, so threads run in parallel here
-    with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
-        jobs = pool.map(lambda p: clip_features(p, config), paths)
-        features = np.stack(list(tqdm(jobs, total=len(paths), desc="features", disable=not progress)))
-    if cache is not None:
-        with atomic_file(cache, "wb") as f:
-            np.save(f, features)
-    return features
+    compute = lambda path: clip_features(path, config)
+    return per_clip_cached(clips, compute, config.cache_key(), f"features-{config.kind}", cache_dir, n_jobs, progress)

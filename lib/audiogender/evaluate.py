@@ -2,16 +2,20 @@
 
 Balanced accuracy (the mean of male and female recall) is the headline figure,
 because AudioMNIST holds 48 male and 12 female speakers: a model that always says
-"male" scores 80% accuracy but only 50% balanced accuracy.
+"male" scores 80% accuracy but only 50% balanced accuracy. ROC AUC says how well
+p(female) ranks voices whatever the threshold; the expected calibration error
+(ECE) says whether p(female) = 0.8 is right four times in five.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score, roc_auc_score
 
 from .data import GENDERS, labels
+
+CALIBRATION_BINS = 10
 
 
 def clip_metrics(y_true, p_female, threshold: float = 0.5) -> dict:
@@ -25,8 +29,27 @@ def clip_metrics(y_true, p_female, threshold: float = 0.5) -> dict:
         "accuracy": float(np.mean(y_true == y_pred)),
         "recall_male": float(recalls[0]),
         "recall_female": float(recalls[1]),
+        "roc_auc": float(roc_auc_score(y_true, p_female)) if len(set(y_true)) > 1 else float("nan"),
+        "ece": expected_calibration_error(y_true, p_female),
         "confusion": confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist(),
     }
+
+
+def calibration_table(y_true, p_female, n_bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Clips binned by p(female) in equal-width bins: mean predicted p, observed share female, count."""
+    y_true, p_female = np.asarray(y_true, dtype=float), np.asarray(p_female, dtype=float)
+    bins = np.minimum((p_female * n_bins).astype(int), n_bins - 1)
+    table = pd.DataFrame({"bin": bins, "predicted": p_female, "observed": y_true})
+    table = table.groupby("bin").agg(predicted=("predicted", "mean"), observed=("observed", "mean"), clips=("observed", "size"))
+    return table.reset_index()
+
+
+def expected_calibration_error(y_true, p_female, n_bins: int = CALIBRATION_BINS) -> float:
+    """The clip-weighted mean gap between predicted p(female) and the observed share female, over bins."""
+    table = calibration_table(y_true, p_female, n_bins)
+    if table.empty:
+        return float("nan")
+    return float(np.sum(table["clips"] * np.abs(table["predicted"] - table["observed"])) / table["clips"].sum())
 
 
 def per_speaker(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
@@ -56,3 +79,59 @@ def confusion_table(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.Dat
     """The clip-level confusion matrix with named rows (true) and columns (predicted)."""
     matrix = clip_metrics(labels(predictions["gender"]), predictions["p_female"], threshold)["confusion"]
     return pd.DataFrame(matrix, index=[f"true {g}" for g in GENDERS], columns=[f"predicted {g}" for g in GENDERS])
+
+
+def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 0.5) -> pd.DataFrame:
+    """Every figure for every method, per corpus and overall, at clip and at speaker level.
+
+    ``predictions`` has one row per clip and method: ``method``, ``speaker``,
+    ``gender``, ``p_female`` and the ``by`` column. At speaker level each speaker's
+    clips are voted together (mean p(female)); ``speakers_wrong`` lists those the vote gets wrong.
+    """
+    rows = []
+    for method, clips in predictions.groupby("method", sort=False):
+        for corpus, group in [("all", clips), *clips.groupby(by)]:
+            speakers = per_speaker(group, threshold)
+            levels = {
+                "clip": clip_metrics(labels(group["gender"]), group["p_female"], threshold),
+                "speaker": clip_metrics(labels(speakers["gender"]), speakers["p_female"], threshold),
+            }
+            for level, figures in levels.items():
+                rows.append(
+                    {
+                        "method": method, "corpus": corpus, "level": level, "n": figures["clips"],
+                        **{k: figures[k] for k in ("balanced_accuracy", "recall_male", "recall_female", "roc_auc", "ece")},
+                        "speakers_wrong": ", ".join(speakers.loc[~speakers["voted_correct"], "speaker"]) if level == "speaker" else "",
+                    }
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# clip-level balanced accuracy the shipped recipe must reach, by corpus folder (issue 4)
+CLIP_TARGETS = {"audiomnist-az": 0.98, "librispeech-251": 0.97}
+RECALL_GAP = 0.02  # male and female recall within 2 points on every corpus
+ECE_TARGET = 0.05
+BASELINES = ("pitch baseline", "voice2gender")
+
+
+def target_check(card: pd.DataFrame, method: str = "default") -> pd.DataFrame:
+    """Each target of the shipped recipe, per corpus: the figure, what is required, and whether it is met."""
+    mine = card[card["method"] == method].set_index(["corpus", "level"])
+    rows = []
+    for corpus, required in CLIP_TARGETS.items():
+        if (corpus, "clip") in mine.index:
+            rows.append(("clip balanced accuracy", corpus, mine.loc[(corpus, "clip"), "balanced_accuracy"], f">= {required}", mine.loc[(corpus, "clip"), "balanced_accuracy"] >= required))
+            rows.append(("speaker balanced accuracy", corpus, mine.loc[(corpus, "speaker"), "balanced_accuracy"], "= 1.0", mine.loc[(corpus, "speaker"), "balanced_accuracy"] == 1.0))
+    for (corpus, level), row in mine.iterrows():
+        if level != "clip":
+            continue
+        gap = abs(row["recall_male"] - row["recall_female"])
+        if not np.isnan(gap):
+            rows.append(("|male recall - female recall|", corpus, gap, f"<= {RECALL_GAP}", gap <= RECALL_GAP))
+        for baseline in BASELINES:
+            theirs = card[(card["method"] == baseline) & (card["corpus"] == corpus) & (card["level"] == "clip")]["balanced_accuracy"]
+            if len(theirs):
+                rows.append((f"ahead of {baseline}", corpus, row["balanced_accuracy"] - theirs.iloc[0], "> 0", row["balanced_accuracy"] > theirs.iloc[0]))
+    if ("all", "clip") in mine.index:
+        rows.append(("expected calibration error", "all", mine.loc[("all", "clip"), "ece"], f"<= {ECE_TARGET}", mine.loc[("all", "clip"), "ece"] <= ECE_TARGET))
+    return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])

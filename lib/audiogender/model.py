@@ -40,7 +40,22 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.scale
 
 
-class SeedCNN(nn.Module):
+class Calibrated(nn.Module):
+    """A network whose logits are divided by a temperature fitted on held-out speakers.
+
+    Temperature scaling (Guo et al. 2017) leaves every decision as it was and only
+    makes p(female) mean what it says; 1.0 until :func:`train.fit_temperature` sets it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("temperature", torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits(x) / self.temperature
+
+
+class SeedCNN(Calibrated):
     """The seed's CNN: conv 3x3 32, ReLU, pool 2, conv 3x3 64, ReLU, pool 2, dense 128, ReLU, dense 2.
 
     Reads one (98 x 12) MFCC matrix; the convolutions are unpadded, as in the seed.
@@ -58,7 +73,7 @@ class SeedCNN(nn.Module):
             nn.Flatten(), nn.Linear(64 * height * width, 128), nn.ReLU(), nn.Linear(128, n_classes)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, frames, features) -> (batch, classes) logits."""
         return self.classifier(self.features(self.standardize(x).unsqueeze(1)))
 
@@ -72,7 +87,7 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )  # fmt: skip
 
 
-class GenderCNN(nn.Module):
+class GenderCNN(Calibrated):
     """Our default: three conv blocks on log-mel frames, mean and max over time, then dense.
 
     Pooling over time makes the network indifferent to clip length and to where in
@@ -88,7 +103,7 @@ class GenderCNN(nn.Module):
             nn.Dropout(dropout), nn.Linear(flat, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, n_classes)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, frames, features) -> (batch, classes) logits; frames may be any number >= 8."""
         h = self.features(self.standardize(x).unsqueeze(1))  # (batch, channels, time, freq)
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # over time only
@@ -135,5 +150,7 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, F
         path = path / "model.pt"
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     network = build_model(checkpoint["model"], checkpoint["n_features"])
-    network.load_state_dict(checkpoint["state_dict"])
+    missing, unexpected = network.load_state_dict(checkpoint["state_dict"], strict=False)
+    if unexpected or set(missing) - {"temperature"}:  # checkpoints from before calibration lack only that
+        raise ValueError(f"{path}: weights do not fit a {checkpoint['model']} network (missing {missing}, unexpected {unexpected})")
     return network.eval(), FeatureConfig(**checkpoint["features"]), dict(checkpoint.get("meta", {}))

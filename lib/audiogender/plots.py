@@ -115,3 +115,45 @@ def plot_timeline(audio: np.ndarray, timeline, title: str = ""):
     bottom.legend(handles=handles, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.45), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def plot_scorecard(card: pd.DataFrame, level: str = "clip", metric: str = "balanced_accuracy"):
+    """One bar per method and corpus: ``metric`` at clip or speaker level, on held-out speakers."""
+    data = card[card["level"] == level]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.barplot(data=data, x="corpus", y=metric, hue="method", ax=ax)
+    ax.set(ylim=(0.4, 1.0), ylabel=f"{metric.replace('_', ' ')} ({level} level)", xlabel="",
+           title=f"{metric.replace('_', ' ')} on speakers each model never heard")  # fmt: skip
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(predictions: pd.DataFrame, n_bins: int = 10):
+    """Reliability diagram: predicted p(female) against the share of clips that are female, per method."""
+    from .evaluate import calibration_table, expected_calibration_error
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for method, group in predictions.groupby("method", sort=False):
+        y = (group["gender"] == "female").to_numpy()
+        table = calibration_table(y, group["p_female"], n_bins)
+        ece = expected_calibration_error(y, group["p_female"], n_bins)
+        ax.plot(table["predicted"], table["observed"], marker="o", label=f"{method} (ECE {ece:.3f})")
+    ax.set(xlabel="predicted p(female)", ylabel="share of clips that are female", title="calibration on held-out speakers")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_views(views: dict[str, np.ndarray], title: str = ""):
+    """Log-mel matrices side by side: one clip as recorded and as augmentation changed it."""
+    fig, axes = plt.subplots(1, len(views), figsize=(3.2 * len(views), 3), sharey=True)
+    for ax, (name, matrix) in zip(np.atleast_1d(axes), views.items()):
+        ax.imshow(matrix.T, origin="lower", aspect="auto", cmap="magma", extent=(0, matrix.shape[0] / 100, 0, matrix.shape[1]))
+        ax.set(title=name, xlabel="time (s)")
+    np.atleast_1d(axes)[0].set(ylabel="mel band")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

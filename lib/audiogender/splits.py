@@ -137,3 +137,16 @@ def assignment_table(clips: pd.DataFrame, splits: dict) -> pd.DataFrame:
         role = {s: r for r in ROLES for s in split[r]}
         table[f"split {k}"] = [role.get(s, "") for s in table.index]
     return table
+
+
+def training_split(splits: dict, fold: int | str = 0) -> dict:
+    """Split ``fold`` of ``splits``; ``"all"`` trains on every speaker but split 0's validation ones.
+
+    ``"all"`` is for the model that ships: it keeps a speaker-disjoint validation
+    fold for early stopping and calibration, and tests on no one (the
+    cross-validation in ``05_evaluate`` measures the recipe).
+    """
+    if fold == "all":
+        first = splits["splits"][0]
+        return {"train": sorted(first["train"] + first["test"]), "validation": first["validation"], "test": []}
+    return splits["splits"][int(fold)]

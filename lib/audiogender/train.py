@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from .crops import CropDataset, FrameBank
 from .data import GENDERS, labels
 from .device import pick_device
 from .evaluate import clip_metrics
@@ -51,6 +51,8 @@ class FitInputs(Callback):
     """
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if isinstance(X, CropDataset):  # random crops: fit on clean crops, weigh by an epoch's labels
+            X, y = X.sample_features(), X.labels()
         net.module_.standardize.fit(np.asarray(X))
         counts = np.bincount(np.asarray(y), minlength=len(GENDERS)).astype(np.float32)
         weight = counts.sum() / (len(counts) * np.maximum(counts, 1))
@@ -90,6 +92,7 @@ def make_estimator(
     seed: int = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     restore_best: bool = True,
+    patience: int | None = None,
     n_features: int | None = None,
     verbose: int = 0,
     **params,
@@ -97,7 +100,8 @@ def make_estimator(
     """A skorch classifier around the CNN called ``model``, trained with Adam.
 
     ``validation`` (features, labels) of held-out speakers is scored every epoch;
-    with ``restore_best`` the best epoch's weights are kept, else the last epoch's.
+    with ``restore_best`` the best epoch's weights are kept, else the last epoch's;
+    with ``patience`` training stops after that many epochs without a lower validation loss.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
@@ -110,6 +114,8 @@ def make_estimator(
         callbacks.append(("valid_bacc", EpochScoring("balanced_accuracy", name="valid_bacc", lower_is_better=False)))
         if restore_best:
             callbacks.append(("restore_best", RestoreBest()))
+        if patience:
+            callbacks.append(("early_stopping", EarlyStopping(patience=patience, load_best=False)))
     return NeuralNetClassifier(
         module=MODELS[model],
         module__n_features=n_features or DEFAULT_FEATURES[model].n_features,
@@ -128,11 +134,91 @@ def make_estimator(
     )
 
 
+def fit_estimator(
+    features: np.ndarray | FrameBank,
+    y: np.ndarray,
+    masks: dict[str, np.ndarray],
+    *,
+    model: str = "default",
+    seed: int = 0,
+    estimator_params: dict | None = None,
+    **options,
+) -> NeuralNetClassifier:
+    """Fit a fresh estimator on the ``train`` rows, scoring the ``validation`` rows every epoch.
+
+    A frame bank trains on random crops of augmented views and validates on fixed
+    windows of the clean ones; fixed-clip features train and validate on the clips.
+    """
+    if masks["validation"].any():
+        windows, owner = clip_windows(features, masks["validation"])
+        validation = (windows, y[masks["validation"]][owner])
+    else:
+        validation = None
+    net = make_estimator(model, seed=seed, validation=validation, n_features=features.n_features if isinstance(features, FrameBank) else features.shape[-1],
+                         **options, **(estimator_params or {}))  # fmt: skip
+    if isinstance(features, FrameBank):
+        net.fit(CropDataset(features.subset(masks["train"]), y[masks["train"]], seed=seed), None)
+    else:
+        net.fit(features[masks["train"]], y[masks["train"]])
+    return net
+
+
 def history_frame(net: NeuralNetClassifier) -> pd.DataFrame:
     """The per-epoch history as a table: epoch, losses, accuracies, time."""
     keys = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_bacc", "best", "dur"]
     rows = [{k: row.get(k) for k in keys if k in row} for row in net.history]
     return pd.DataFrame(rows)
+
+
+def clip_windows(features: np.ndarray | FrameBank, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed examples of the clips at ``rows``: (windows, which clip each window is from).
+
+    Fixed-clip features give one window per clip; a frame bank gives up to four
+    evenly spaced 1 s windows of each clip's clean view.
+    """
+    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    if not isinstance(features, FrameBank):
+        return features[rows], np.arange(len(rows))
+    windows = [features.eval_windows(int(c)) for c in rows]
+    return np.concatenate(windows), np.repeat(np.arange(len(rows)), [len(w) for w in windows])
+
+
+def window_logits(network: torch.nn.Module, windows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    """Uncalibrated logits of a batch of windows, on the network's device."""
+    device = next(network.parameters()).device
+    network.eval()
+    with torch.inference_mode():
+        out = [network.logits(torch.as_tensor(windows[i : i + batch_size], device=device)) for i in range(0, len(windows), batch_size)]
+    return torch.cat(out).cpu() if out else torch.zeros((0, 2))
+
+
+def clip_proba(logits: torch.Tensor, owner: np.ndarray, n_clips: int, temperature: float = 1.0) -> np.ndarray:
+    """p(female) of each clip: the mean of its windows' probabilities, as prediction takes it."""
+    p_window = torch.softmax(logits / temperature, dim=1)[:, 1].numpy()
+    return np.bincount(owner, p_window, minlength=n_clips) / np.maximum(np.bincount(owner, minlength=n_clips), 1)
+
+
+def fit_temperature(network: torch.nn.Module, features, rows: np.ndarray, y: np.ndarray) -> float:
+    """Set the network's temperature to the one that best predicts these clips' labels (least log loss).
+
+    Fitted on validation speakers, never test ones; a single number, so it cannot overfit them.
+    """
+    windows, owner = clip_windows(features, rows)
+    logits = window_logits(network, windows)
+    temperatures = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
+    losses = []
+    for t in temperatures:
+        p = np.clip(clip_proba(logits, owner, len(y), t), 1e-6, 1 - 1e-6)
+        losses.append(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    best = float(temperatures[int(np.argmin(losses))])
+    network.temperature.fill_(best)
+    return best
+
+
+def predict_clips(network: torch.nn.Module, features, rows: np.ndarray) -> np.ndarray:
+    """Calibrated p(female) of the clips at ``rows``."""
+    windows, owner = clip_windows(features, rows)
+    return clip_proba(window_logits(network, windows), owner, int(owner.max(initial=-1)) + 1, float(network.temperature))
 
 
 @dataclass
@@ -147,7 +233,7 @@ class Run:
 
 def train_run(
     clips: pd.DataFrame,
-    features: np.ndarray,
+    features: np.ndarray | FrameBank,
     split: dict,
     *,
     model: str = "default",
@@ -156,6 +242,8 @@ def train_run(
     lr: float = 0.001,
     batch_size: int = 64,
     restore_best: bool = True,
+    patience: int | None = None,
+    calibrate: bool = True,
     device: str = "auto",
     seed: int = 0,
     outputs_dir: str | os.PathLike = "outputs",
@@ -168,6 +256,10 @@ def train_run(
     accuracy are kept (early stopping on unseen speakers); without, the last epoch's,
     as the seed did and as the search scores candidates.
 
+    ``features`` are fixed clips (clips x frames x width, from ``load_features``) or
+    a :class:`FrameBank`, from which training draws random crops of augmented views.
+    With ``calibrate`` the temperature is fitted on the validation speakers.
+
     Writes ``outputs_dir/run_N/`` holding ``hyperparams.yml``, ``history.csv``,
     ``accuracy.png``, ``loss.png``, ``model.pt``, ``split.json``, ``metrics.json``
     and ``test_predictions.csv``, built in a temporary folder and renamed when complete.
@@ -178,26 +270,22 @@ def train_run(
     feature_config = feature_config or DEFAULT_FEATURES[model]
     masks = role_masks(clips, split)
     y = labels(clips["gender"])
-    net = make_estimator(
-        model, lr, epochs, batch_size, device, seed,
-        validation=(features[masks["validation"]], y[masks["validation"]]) if masks["validation"].any() else None,
-        restore_best=restore_best, n_features=features.shape[-1], **(estimator_params or {}),
-    )  # fmt: skip
-    started = time.time()
-    net.fit(features[masks["train"]], y[masks["train"]])
-    seconds = time.time() - started
+    net = fit_estimator(features, y, masks, model=model, lr=lr, epochs=epochs, batch_size=batch_size, restore_best=restore_best,
+                        patience=patience, device=device, seed=seed, estimator_params=estimator_params)  # fmt: skip
     history = history_frame(net)
-
-    metrics = {"train_seconds": round(seconds, 1)}
+    metrics = {"train_seconds": round(float(history["dur"].sum()), 1), "epochs_run": len(history)}
+    if calibrate and masks["validation"].any():
+        metrics["temperature"] = fit_temperature(net.module_, features, masks["validation"], y[masks["validation"]])
     predictions = None
     for role in ("validation", "test"):
         if masks[role].any():
-            p_female = net.predict_proba(features[masks[role]])[:, 1]
+            p_female = predict_clips(net.module_, features, masks[role])
             metrics[role] = clip_metrics(y[masks[role]], p_female)
             if role == "test":
                 predictions = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]].assign(p_female=p_female)
     hyperparams = {
         "model": model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "restore_best": restore_best, "device": net.device,
+        "patience": patience, "calibrate": calibrate, "crops": isinstance(features, FrameBank),
         "seed": seed, "features": feature_config.to_dict(), **(estimator_params or {}), **(extra or {}),
     }  # fmt: skip
 

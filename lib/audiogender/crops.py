@@ -1,0 +1,189 @@
+"""Training examples of any length: every clip's frames, in clean and augmented views, cropped at random.
+
+The fixed-clip features of ``data.load_features`` keep only each clip's loudest
+second, so a 15 s LibriSpeech utterance gives one example and the model only ever
+sees the loudest part of a word. Here every clip is kept whole, as log-mel power
+in dB (once clean, then ``n_views - 1`` times augmented), and training draws a
+fresh 1 s crop each time it visits a clip: long clips give many different
+examples, and the model learns from quiet and mid-sentence speech as well.
+
+A crop's features equal those of the same second computed on its own, because
+the dB values are stored relative to 1.0 and only re-referenced to the crop's
+loudest bin when it is drawn (as :func:`features.log_mel` does).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .audio import N_SAMPLES, SAMPLE_RATE, load_audio, loudest_window, prepare
+from .augment import Augmenter
+from .data import cache_path
+from .features import N_FRAMES, TOP_DB, FeatureConfig, log_mel
+from .files import atomic_file
+
+CROP_FLOOR_DB = 6.0  # a crop holds at least a quarter of the loudest second's energy, so pauses are not drawn
+MAX_SECONDS = 20.0  # longer clips keep their loudest stretch of this length
+
+
+@dataclass
+class FrameBank:
+    """Log-mel dB frames of every clip and view, stored end to end.
+
+    ``frames`` is (total frames, n_mels) float16; ``bounds[c, v]`` is the (start,
+    end) row range of clip ``c``'s view ``v``; ``starts[c, v]`` lists the frame
+    offsets a crop may begin at (those as loud as the clip's loud part).
+    """
+
+    frames: np.ndarray
+    bounds: np.ndarray
+    starts: list[list[np.ndarray]]
+
+    @property
+    def n_clips(self) -> int:
+        return self.bounds.shape[0]
+
+    @property
+    def n_views(self) -> int:
+        return self.bounds.shape[1]
+
+    @property
+    def n_features(self) -> int:
+        return self.frames.shape[1]
+
+    def seconds(self) -> np.ndarray:
+        """Length of each clip's clean view, in seconds."""
+        return (self.bounds[:, 0, 1] - self.bounds[:, 0, 0]) / 100.0
+
+    def crop(self, clip: int, view: int, start: int) -> np.ndarray:
+        """The 98-frame crop at ``start`` as model features: dB from the crop's loudest bin."""
+        a, _ = self.bounds[clip, view]
+        db = self.frames[a + start : a + start + N_FRAMES].astype(np.float32)
+        return np.maximum(db - db.max(), -TOP_DB)
+
+    def eval_windows(self, clip: int, per_clip: int = 4) -> np.ndarray:
+        """Up to ``per_clip`` evenly spaced crops of the clean view: fixed examples for validation."""
+        starts = self.starts[clip][0]
+        chosen = starts[np.linspace(0, len(starts) - 1, min(per_clip, len(starts))).round().astype(int)]
+        return np.stack([self.crop(clip, 0, int(s)) for s in np.unique(chosen)])
+
+    def subset(self, clips: np.ndarray) -> "FrameBank":
+        """The bank restricted to the clips at the given indices (frames are shared, not copied)."""
+        clips = np.flatnonzero(clips) if np.asarray(clips).dtype == bool else np.asarray(clips)
+        return FrameBank(self.frames, self.bounds[clips], [self.starts[c] for c in clips])
+
+
+def crop_starts(db: np.ndarray, floor_db: float = CROP_FLOOR_DB) -> np.ndarray:
+    """Frame offsets whose 1 s window is within ``floor_db`` of the loudest 1 s window."""
+    if len(db) <= N_FRAMES:
+        return np.zeros(1, dtype=np.int32)
+    energy = np.log10(np.sum(10 ** (db / 10), axis=1) + 1e-20) * 10  # frame power in dB
+    power = np.concatenate([[0.0], np.cumsum(10 ** (energy / 10))])
+    window = 10 * np.log10(power[N_FRAMES:] - power[:-N_FRAMES] + 1e-20)
+    return np.flatnonzero(window >= window.max() - floor_db).astype(np.int32)
+
+
+def clip_views(audio: np.ndarray, n_views: int, rng: np.random.Generator, augmenter: Augmenter, n_mels: int) -> list[np.ndarray]:
+    """dB frames of one prepared waveform: the clean view, then ``n_views - 1`` augmented ones."""
+    if audio.size < N_SAMPLES:
+        audio = np.pad(audio, (0, N_SAMPLES - audio.size))
+    views = [audio] + [prepare(augmenter(audio, rng)) for _ in range(n_views - 1)]
+    return [log_mel(v, n_mels, reference="one").astype(np.float16) for v in views]
+
+
+def loudest_stretch(audio: np.ndarray, seconds: float = MAX_SECONDS) -> np.ndarray:
+    """The loudest ``seconds`` of a waveform (all of it, if shorter)."""
+    length = int(seconds * SAMPLE_RATE)
+    if audio.size <= length:
+        return audio
+    start = loudest_window(audio, length, hop=SAMPLE_RATE)
+    return audio[start : start + length]
+
+
+def load_frame_bank(
+    clips: pd.DataFrame,
+    config: FeatureConfig = FeatureConfig("logmel"),
+    n_views: int = 3,
+    augmenter: Augmenter = Augmenter(),
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = "data/cache",
+    n_jobs: int | None = None,
+    progress: bool = True,
+) -> FrameBank:
+    """The frame bank of every clip in the table, cached on disk like ``load_features``.
+
+    Clip ``i`` is augmented with its own generator seeded by ``(seed, i)``, so the
+    bank is the same whether it is built in one thread or many.
+    """
+    if config.kind != "logmel":
+        raise ValueError("random crops are taken from log-mel features; the seed's MFCCs use load_features")
+    paths = list(clips["path"])
+    cache = cache_path(paths, f"{config.cache_key()}|{n_views}|{augmenter}|{seed}|{MAX_SECONDS}", cache_dir, "bank", ".npz")
+    if cache is not None and cache.exists():
+        with np.load(cache) as stored:
+            return _unpack(stored["frames"], stored["bounds"])
+
+    def views(i: int) -> list[np.ndarray]:
+        audio = loudest_stretch(prepare(load_audio(paths[i])))
+        return clip_views(audio, n_views, np.random.default_rng([seed, i]), augmenter, config.n_mels)
+
+    with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
+        per_clip = list(tqdm(pool.map(views, range(len(paths))), total=len(paths), desc="views", disable=not progress))
+    lengths = np.array([[len(v) for v in clip] for clip in per_clip]).reshape(len(paths), n_views)
+    ends = np.cumsum(lengths.ravel()).reshape(lengths.shape)
+    bounds = np.stack([ends - lengths, ends], axis=-1)
+    frames = np.concatenate([v for clip in per_clip for v in clip]) if per_clip else np.zeros((0, config.n_mels), np.float16)
+    if cache is not None:
+        with atomic_file(cache, "wb") as f:
+            np.savez(f, frames=frames, bounds=bounds)
+    return _unpack(frames, bounds)
+
+
+def _unpack(frames: np.ndarray, bounds: np.ndarray) -> FrameBank:
+    starts = [[crop_starts(frames[a:b].astype(np.float32)) for a, b in clip] for clip in bounds]
+    return FrameBank(frames, bounds, starts)
+
+
+def crops_per_clip(seconds: np.ndarray, most: int = 6) -> np.ndarray:
+    """How many crops a clip gives per epoch: one per second of audio, at least one, at most ``most``."""
+    return np.clip(np.round(seconds).astype(int), 1, most)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Random 1 s crops of random views: a fresh example every time a clip is visited.
+
+    Each clip appears ``crops_per_clip`` times per epoch, so long clips give more
+    examples, but no more than ``most`` each, so one long corpus does not drown the rest.
+    """
+
+    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = 6, seed: int = 0):
+        self.bank, self.y = bank, np.asarray(y, dtype=np.int64)
+        self.index = np.repeat(np.arange(bank.n_clips), crops_per_clip(bank.seconds(), most))
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        clip = int(self.index[i])
+        view = int(self.rng.integers(self.bank.n_views))
+        starts = self.bank.starts[clip][view]
+        start = int(starts[self.rng.integers(len(starts))])
+        return self.bank.crop(clip, view, start), self.y[clip]
+
+    def labels(self) -> np.ndarray:
+        """The label of every example in an epoch (for class weights)."""
+        return self.y[self.index]
+
+    def sample_features(self, n: int = 2000) -> np.ndarray:
+        """Crops of clean views, for fitting the feature standardisation."""
+        rng = np.random.default_rng(0)
+        clips = rng.choice(self.bank.n_clips, size=min(n, self.bank.n_clips), replace=False)
+        return np.stack([self.bank.crop(int(c), 0, int(self.bank.starts[c][0][0])) for c in clips])

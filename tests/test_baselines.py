@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from audiogender.baselines import PitchBaseline, median_f0, voice2gender_available, voice2gender_p_female
+from audiogender.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard, target_check
+from helpers import harmonic_tone
+
+import pandas as pd
+
+
+@pytest.mark.parametrize("f0", [110.0, 220.0])
+def test_median_f0_finds_the_pitch_of_a_buzz_and_ignores_silence_around_it(f0):
+    silence = np.zeros(8_000, np.float32)
+    audio = np.concatenate([silence, harmonic_tone(f0, 1.0), silence]) - 0.08  # with a DC offset, as audiomnist-az
+    assert median_f0(audio) == pytest.approx(f0, rel=0.03)
+
+
+def test_median_f0_of_silence_is_nan():
+    assert np.isnan(median_f0(np.zeros(16_000, np.float32)))
+
+
+def test_pitch_baseline_learns_a_threshold_between_the_voices():
+    f0 = np.array([100, 110, 120, 130, 200, 210, 220, 230, np.nan])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0])
+    baseline = PitchBaseline().fit(f0, y)
+    assert 130 < baseline.threshold_hz < 200
+    assert list(baseline.predict(np.array([90.0, 250.0]))) == [0, 1]
+    assert baseline.predict_proba(np.array([np.nan])).shape == (1, 2)  # no pitch found: the training median
+
+
+@pytest.mark.skipif(not voice2gender_available(), reason="voice2gender is not installed")
+def test_voice2gender_answers_a_probability_or_nan():
+    p = voice2gender_p_female(harmonic_tone(220, 1.0) + 0.01 * np.random.default_rng(0).standard_normal(16_000).astype(np.float32))
+    assert np.isnan(p) or 0.0 <= p <= 1.0
+    assert np.isnan(voice2gender_p_female(np.zeros(16_000, np.float32)))
+
+
+def test_calibration_error_is_zero_when_probabilities_match_frequencies_and_large_when_overconfident():
+    y = np.array([1] * 8 + [0] * 2 + [0] * 8 + [1] * 2)
+    honest = np.array([0.8] * 10 + [0.2] * 10)
+    assert expected_calibration_error(y, honest) == pytest.approx(0.0)
+    assert expected_calibration_error(y, np.where(honest > 0.5, 0.99, 0.01)) == pytest.approx(0.19)
+    table = calibration_table(y, honest)
+    assert list(table["clips"]) == [10, 10] and list(table["observed"]) == [0.2, 0.8]
+    assert clip_metrics(y, honest)["roc_auc"] == pytest.approx(0.8 * 0.8 + 0.5 * (0.2 * 0.8 * 2))
+
+
+def test_scorecard_reports_every_method_corpus_and_level_and_names_the_speakers_wrong():
+    predictions = pd.DataFrame(
+        {
+            "method": ["m"] * 6,
+            "source": ["a", "a", "a", "b", "b", "b"],
+            "speaker": ["s1", "s1", "s2", "s3", "s4", "s4"],
+            "gender": ["female", "female", "male", "female", "male", "male"],
+            "p_female": [0.9, 0.7, 0.2, 0.3, 0.1, 0.4],
+        }
+    )
+    card = scorecard(predictions).set_index(["corpus", "level"])
+    assert set(card.index) == {(c, lvl) for c in ("all", "a", "b") for lvl in ("clip", "speaker")}
+    assert card.loc[("a", "clip"), "balanced_accuracy"] == 1.0
+    assert card.loc[("b", "speaker"), "speakers_wrong"] == "s3"
+    assert card.loc[("all", "speaker"), "n"] == 4
+
+
+def test_target_check_says_which_targets_are_met():
+    rows = []
+    for method, bacc in (("default", 0.99), ("pitch baseline", 0.9)):
+        for level in ("clip", "speaker"):
+            rows.append({"method": method, "corpus": "audiomnist-az", "level": level, "balanced_accuracy": bacc if level == "clip" else 1.0,
+                         "recall_male": 0.99, "recall_female": 0.95, "ece": 0.03})
+            rows.append({"method": method, "corpus": "all", "level": level, "balanced_accuracy": bacc, "recall_male": 0.99, "recall_female": 0.99, "ece": 0.03})
+    checks = target_check(pd.DataFrame(rows)).set_index(["target", "corpus"])["met"]
+    assert checks[("clip balanced accuracy", "audiomnist-az")] and checks[("speaker balanced accuracy", "audiomnist-az")]
+    assert not checks[("|male recall - female recall|", "audiomnist-az")]
+    assert checks[("ahead of pitch baseline", "audiomnist-az")] and checks[("expected calibration error", "all")]

@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from audiogender import crossval
+from audiogender.augment import Augmenter
+from audiogender.crops import load_frame_bank
+from audiogender.features import FeatureConfig
+from audiogender.splits import group_kfold_splits
+from audiogender.data import load_features
+from helpers import harmonic_tone
+
+
+def _corpus(folder, n_speakers=12, clips_each=2):
+    """Low buzzes for 'male' speakers and high ones for 'female', written as wav files, in two corpora."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(n_speakers):
+        gender = "female" if s % 2 else "male"
+        for i in range(clips_each):
+            f0 = rng.uniform(200, 250) if gender == "female" else rng.uniform(100, 130)
+            path = folder / f"s{s}_{i}.wav"
+            sf.write(path, harmonic_tone(f0, 1.2) + 0.01 * rng.standard_normal(19_200).astype(np.float32), 16_000)
+            rows.append((str(path), f"s{s}", gender, "c1" if s < 8 else "c2", "en", i, "c1" if s < 8 else "c2"))
+    return pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit", "source"])
+
+
+def test_leaky_folds_mix_speakers_and_speaker_folds_do_not(tmp_path):
+    clips = _corpus(tmp_path)
+    splits = group_kfold_splits(clips, 3)
+    folds = crossval.test_folds(clips, splits)
+    assert (folds >= 0).all()
+    assert clips.groupby("speaker").apply(lambda g: folds[g.index].min() == folds[g.index].max(), include_groups=False).all()
+    leaky = crossval.leaky_folds(clips, 3)
+    assert sorted(np.concatenate(leaky)) == list(range(len(clips)))
+
+
+def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
+    clips = _corpus(tmp_path)
+    splits = group_kfold_splits(clips, 3)
+    y_f0 = np.where(clips["gender"] == "female", 220.0, 115.0)
+    pitch, thresholds = crossval.crossval_pitch(clips, y_f0, splits)
+    assert len(pitch) == len(clips) and all(115 < t < 220 for t in thresholds)
+    assert (pitch["p_female"].round() == (clips["gender"] == "female")).all()
+
+    features = load_features(clips, FeatureConfig("mfcc"), cache_dir=None, progress=False)
+    seed = crossval.crossval_seed(clips, features, splits, device="cpu", progress=False)
+    assert len(seed) == len(clips) and seed["method"].iloc[0] == "seed, speaker-disjoint"
+
+    bank = load_frame_bank(clips, n_views=2, augmenter=Augmenter(p_pitch=0.0), cache_dir=None, progress=False)
+    default, models = crossval.crossval_default(clips, bank, splits, device="cpu", progress=False, epochs=2, patience=None)
+    assert len(default) == len(clips) and len(models) == 3
+    assert default["p_female"].between(0, 1).all() and set(default["fold"]) == {0, 1, 2}
+    assert all(float(m.temperature) > 0 for m in models)
