@@ -1,11 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from audiogender.baselines import PitchBaseline, median_f0, voice2gender_available, voice2gender_p_female
 from audiogender.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard, target_check
 from helpers import harmonic_tone
-
-import pandas as pd
 
 
 @pytest.mark.parametrize("f0", [110.0, 220.0])

@@ -2,6 +2,7 @@ import http.server
 import io
 import json
 import os
+import shutil
 import threading
 import zipfile
 
@@ -32,6 +33,16 @@ def test_reads_a_manifest_folder_and_keeps_only_voices():
 def test_several_corpora_get_speaker_ids_prefixed():
     clips = read_corpora([SAMPLES, AUDIOMNIST_SAMPLE])
     assert "audiomnist-sample:01" in set(clips["speaker"]) and "cmu-arctic:arctic-axb" in set(clips["speaker"])
+    assert set(clips["source"]) == {"samples", "audiomnist-sample"}  # the folder each clip came from
+
+
+def test_a_speaker_in_two_folders_of_one_corpus_stays_one_speaker(tmp_path):
+    twin = tmp_path / "more-librispeech"
+    twin.mkdir()
+    shutil.copy(SAMPLES / "198-209-0000.ogg", twin / "again.ogg")
+    (twin / "manifest.csv").write_text("path,speaker,gender,corpus,language,digit\nagain.ogg,ls198,female,librispeech,en,\n")
+    clips = read_corpora([SAMPLES, twin])
+    assert (clips["speaker"] == "librispeech:ls198").sum() == 2
 
 
 def test_a_folder_of_neither_layout_is_refused(tmp_path):
@@ -44,6 +55,7 @@ def test_reads_the_azerbaijani_stand_in_unchanged():
     clips = read_corpus(SHARED / "audiomnist-az")
     speakers = clips.groupby("speaker")["gender"].first()
     assert len(clips) == 3082 and len(speakers) == 59 and (speakers == "female").sum() == 19
+    assert set(clips["language"]) == {"az"}  # from the manifest beside AudioMNIST's metadata
 
 
 @pytest.mark.skipif(not (SHARED / "audiomnist-sample").exists(), reason="../shared/data is absent")

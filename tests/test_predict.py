@@ -93,3 +93,26 @@ def test_files_in_parallel_give_the_same_answers_in_order(model, tmp_path):
     parallel = list(model.predict_files(paths, n_jobs=2))
     assert [p.to_dict() for p in serial] == [p.to_dict() for p in parallel]
     assert [p.path for p in parallel] == [str(p) for p in paths] and parallel[6].error
+
+
+def test_batched_files_get_the_answers_one_file_at_a_time_gets(model, tmp_path):
+    quiet = load_audio(AUDIOMNIST_SAMPLE / "data" / "01" / "0_01_0.wav")
+    sf.write(tmp_path / "silence.wav", np.zeros(16_000, np.float32), 16_000)
+    sf.write(tmp_path / "quiet.wav", quiet, 16_000)
+    paths = sorted(SAMPLES.glob("*.ogg")) + [tmp_path / "silence.wav", tmp_path / "quiet.wav"] + sorted(SAMPLES.glob("*.wav"))
+    batched = list(model.predict_files(paths, batch_size=4))
+    for path, answer in zip(paths, batched):
+        alone = model.predict(path)
+        assert (answer.label, answer.speech_seconds, answer.duration_seconds) == (alone.label, alone.speech_seconds, alone.duration_seconds)
+        assert answer.p_female == pytest.approx(alone.p_female, abs=1e-3) if alone.p_female is not None else answer.p_female is None
+
+
+def test_length_groups_bound_the_padding():
+    from audiogender.predict import length_groups
+
+    lengths = [16_000, 160_000, 17_000, 15_000, 150_000, 900_000]
+    groups = length_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        assert len(group) * max(lengths[i] for i in group) <= 2 * sum(lengths[i] for i in group)
+    assert len(groups) == 3

@@ -31,7 +31,7 @@ from .audio import (
 from .device import pick_device
 from .features import FeatureConfig, compute_features
 from .model import load_checkpoint
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
+from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, batch_speech_regions, speech_regions
 
 WINDOW_HOP = N_SAMPLES // 2  # windows overlap by half
 NO_VOICE = "no voice"
@@ -99,35 +99,58 @@ def region_windows(audio: np.ndarray, start: int, end: int) -> np.ndarray:
     return np.stack([stretch[s : s + N_SAMPLES] for s in starts])
 
 
-def find_speech(
-    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The waveform without DC and at a normal level, and its voiced stretches (none for silence).
+def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The waveform without DC and at a normal level, and whether it holds any signal at all.
 
     DC is removed first (an offset makes silence look loud) and the level normalised
     before detection, because the detector is not level-free: quiet speech would be missed.
     """
     audio = remove_dc(audio)
     if loud_level(audio) < SILENCE_RMS:
-        return audio, []
-    audio = normalize_level(audio)
-    return audio, speech_regions(audio, vad_threshold, min_speech_seconds)
+        return audio, False
+    return normalize_level(audio), True
 
 
-def voiced_windows(
+def find_speech(
     audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> tuple[np.ndarray, float]:
-    """The voiced stretches of a 16 kHz waveform as 1 s windows, and the seconds of speech.
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The waveform ready for detection (see :func:`level_for_detection`) and its voiced stretches (none for silence)."""
+    audio, has_signal = level_for_detection(audio)
+    return audio, speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+
+
+def speech_windows(audio: np.ndarray, regions: list[tuple[int, int]], min_speech_seconds: float = MIN_SPEECH_SECONDS) -> tuple[np.ndarray, float]:
+    """The voiced stretches as 1 s windows, and the seconds of speech (no windows if too little).
 
     The level is set from the voiced stretches, as the training clips' level was set
     from their loud part.
     """
-    audio, regions = find_speech(audio, vad_threshold, min_speech_seconds)
     speech = sum(end - start for start, end in regions)
     if not regions or speech < min_speech_seconds * SAMPLE_RATE:
         return np.zeros((0, N_SAMPLES), dtype=np.float32), speech / SAMPLE_RATE
     audio = normalize_level(audio, reference=np.concatenate([audio[start:end] for start, end in regions]))
     return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
+
+
+def voiced_windows(
+    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
+) -> tuple[np.ndarray, float]:
+    """The voiced stretches of a 16 kHz waveform as 1 s windows, and the seconds of speech."""
+    audio, regions = find_speech(audio, vad_threshold, min_speech_seconds)
+    return speech_windows(audio, regions, min_speech_seconds)
+
+
+def length_groups(lengths: list[int], waste: float = 2.0) -> list[list[int]]:
+    """Indices grouped by similar length, so padding a group to its longest costs at most ``waste`` times its samples."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if group and (len(group) + 1) * lengths[i] <= waste * (sum(lengths[j] for j in group) + lengths[i]):
+            group.append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def split_long(regions: list[tuple[int, int]], longest: int = int(SEGMENT_SECONDS * SAMPLE_RATE)) -> list[tuple[int, int]]:
@@ -236,24 +259,70 @@ class GenderClassifier:
         step = int(BLOCK_SECONDS * SAMPLE_RATE)
         return None, (waveform[i : i + step] for i in range(0, waveform.size, step))
 
-    def predict_files(self, paths, n_jobs: int | None = None):
-        """Classify files, ``n_jobs`` at a time (default: one per core), yielding results in order.
+    def predict_files(self, paths, n_jobs: int | None = None, batch_size: int = 64):
+        """Classify files, yielding one Prediction per file, in order.
 
-        A file that fails gets a Prediction with its error, and the rest go on.
+        Files are read ``n_jobs`` at a time in threads (default: one per core), and
+        short ones (up to one 60 s block) are judged ``batch_size`` at a time: voice
+        detection on a batch of similar lengths, the network on all their windows at
+        once. Longer files go through :meth:`predict` block by block. A file that
+        fails gets a Prediction with its error, and the rest go on.
         """
         paths = list(paths)
-        if (n_jobs or os.cpu_count() or 1) == 1 or len(paths) < 2:
-            yield from map(self._predict_or_error, paths)
-            return
-        # decoding, resampling and the networks release the GIL, so threads run in parallel
-        with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
-            yield from pool.map(self._predict_or_error, paths)
+        with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) as pool:
+            for start in range(0, len(paths), batch_size):
+                batch = paths[start : start + batch_size]
+                yield from self._predict_batch(batch, list(pool.map(_read_short, batch)))
+
+    def _predict_batch(self, paths: list, loaded: list[tuple[str, object]]) -> list[Prediction]:
+        results: dict[int, Prediction] = {}
+        short: dict[int, np.ndarray] = {}
+        for i, (path, (kind, value)) in enumerate(zip(paths, loaded)):
+            if kind == "error":
+                results[i] = Prediction(str(path), None, None, None, None, value)
+            elif kind == "long":
+                results[i] = self._predict_or_error(path)
+            else:
+                short[i] = value
+        ready = {i: level_for_detection(w) for i, w in short.items()}
+        regions: dict[int, list] = {i: [] for i in short}
+        voiced = [i for i in short if ready[i][1]]
+        for group in length_groups([short[i].size for i in voiced]):
+            members = [voiced[g] for g in group]
+            found = batch_speech_regions([ready[i][0] for i in members], self.vad_threshold, self.min_speech_seconds)
+            regions.update(zip(members, found))
+        windows = {i: speech_windows(ready[i][0], regions[i], self.min_speech_seconds) for i in short}
+        stacked = [windows[i][0] for i in short if len(windows[i][0])]
+        p_windows = self.predict_proba_features(compute_features(np.concatenate(stacked), self.features)) if stacked else np.zeros(0)
+        offset = 0
+        for i in short:
+            w, speech = windows[i]
+            duration = round(short[i].size / SAMPLE_RATE, 3)
+            if len(w) == 0:
+                results[i] = Prediction(str(paths[i]), NO_VOICE, None, round(speech, 3), duration)
+                continue
+            p_female = float(p_windows[offset : offset + len(w)].mean())
+            offset += len(w)
+            results[i] = Prediction(str(paths[i]), self.label(p_female), round(p_female, 4), round(speech, 3), duration)
+        return [results[i] for i in range(len(paths))]
 
     def _predict_or_error(self, path) -> Prediction:
         try:
             return self.predict(path)
         except AudioError as error:
             return Prediction(str(path), None, None, None, None, error.reason)
+
+
+def _read_short(path) -> tuple[str, object]:
+    """("short", waveform) for a file of one block, ("long", None) for a longer one, ("error", reason) if unreadable."""
+    blocks = stream_audio(path)
+    try:
+        first = next(blocks)
+        return ("long", None) if next(blocks, None) is not None else ("short", first)
+    except AudioError as error:
+        return ("error", error.reason)
+    finally:
+        blocks.close()
 
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:
