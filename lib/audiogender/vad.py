@@ -36,25 +36,36 @@ def _silero():
 CHUNK = 512  # samples Silero judges at a time (32 ms at 16 kHz)
 
 
-def speech_probabilities(waveforms: list[np.ndarray]) -> list[np.ndarray]:
+ROW_SECONDS = 8.192  # long waveforms are judged as rows of this length (256 chunks), side by side
+
+
+def speech_probabilities(waveforms: list[np.ndarray], row_seconds: float = ROW_SECONDS) -> list[np.ndarray]:
     """Silero's speech probability for every 32 ms chunk of each 16 kHz waveform, in one batch.
 
-    The waveforms are zero-padded to a common length and run through the model
-    together (its ``audio_forward`` loops over chunks inside TorchScript), which is
-    many times faster than one chunk of one file at a time. The model is causal,
-    so the padding after a waveform does not change its own chunks' probabilities.
+    Each waveform is cut into rows of ``row_seconds``, zero-padded to a common
+    length, and all rows run through the model together (its ``audio_forward``
+    loops over chunks inside TorchScript): many times faster than one chunk of one
+    file at a time. The model is causal, so padding after a row does not change its
+    probabilities; a row starts afresh, which only the first 32 ms of it notice.
     """
     if not waveforms:
         return []
-    chunks = [-(-w.size // CHUNK) for w in waveforms]
-    batch = np.zeros((len(waveforms), max(chunks) * CHUNK), dtype=np.float32)
-    for row, w in enumerate(waveforms):
-        batch[row, : w.size] = w
+    row = int(row_seconds * SAMPLE_RATE) // CHUNK * CHUNK
+    pieces, owners = [], []
+    for k, w in enumerate(waveforms):
+        for start in range(0, max(w.size, 1), row):
+            pieces.append(w[start : start + row])
+            owners.append(k)
+    chunks = [-(-p.size // CHUNK) for p in pieces]
+    batch = np.zeros((len(pieces), max(chunks) * CHUNK), dtype=np.float32)
+    for r, piece in enumerate(pieces):
+        batch[r, : piece.size] = piece
     model = _silero()
     with torch.inference_mode():
         model.reset_states()
         probs = model.audio_forward(torch.from_numpy(batch), SAMPLE_RATE).numpy()
-    return [probs[row, :n] for row, n in enumerate(chunks)]
+    per_row = [probs[r, :n] for r, n in enumerate(chunks)]
+    return [np.concatenate([p for p, o in zip(per_row, owners) if o == k]) for k in range(len(waveforms))]
 
 
 def regions_from_probabilities(
