@@ -33,7 +33,7 @@ notebooks: install
 	$(PAPERMILL) notebooks/01_preprocess.ipynb book/01_preprocess.ipynb $(DATA_PARAM)
 	$(PAPERMILL) notebooks/02_split.ipynb book/02_split.ipynb $(DATA_PARAM)
 	$(PAPERMILL) notebooks/03_search.ipynb book/03_search.ipynb $(DATA_PARAM) -p n_jobs $(SEARCH_JOBS)
-	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_seed.ipynb $(DATA_PARAM) -p model seed -p restore_best False
+	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_seed.ipynb $(DATA_PARAM) -p model seed -p epochs 25 -p restore_best False
 	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_searched.ipynb $(DATA_PARAM) -p params_from latest
 	$(PAPERMILL) notebooks/04_train.ipynb book/04_train.ipynb $(DATA_PARAM) -p model default
 	$(PAPERMILL) notebooks/05_evaluate.ipynb book/05_evaluate.ipynb $(DATA_PARAM)

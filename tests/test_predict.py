@@ -62,8 +62,8 @@ def test_shared_samples_including_the_two_without_a_voice(model):
     assert all(p.error is None for p in predictions.values())
     assert all(p.label == NO_VOICE for path, p in predictions.items() if path in set(table[table["gender"] == "none"]["path"]))
     voices = table[table["gender"] != "none"]
-    correct = sum(predictions[p].label == g for p, g in zip(voices["path"], voices["gender"]))
-    assert correct >= len(voices) - 2
+    wrong = [p for p, g in zip(voices["path"], voices["gender"]) if predictions[p].label != g]
+    assert wrong == []  # these voices were among the shipped model's training or validation speakers
 
 
 def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():

@@ -73,3 +73,29 @@ def test_a_split_that_shares_speakers_is_refused(tmp_path):
     clips, features = _voices(n_speakers=12, clips_each=1)
     with pytest.raises(ValueError, match="in both train and test"):
         train_run(clips, features, {**SPLIT, "test": ["s0"]}, epochs=1, device="cpu", outputs_dir=tmp_path)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_and_unknown_schedules_are_refused():
+    clips, features = _voices()
+    y = (clips["gender"] == "female").to_numpy().astype(np.int64)
+    net = make_estimator("default", lr=0.01, epochs=4, batch_size=16, device="cpu", lr_schedule="cosine").fit(features, y)
+    assert net.optimizer_.param_groups[0]["lr"] < 1e-6  # annealed to zero by the last epoch
+    with pytest.raises(ValueError, match="lr_schedule"):
+        make_estimator("default", lr_schedule="step")
+
+
+def test_calibration_sets_a_temperature_that_lowers_the_validation_log_loss():
+    from audiogender.train import clip_windows, fit_temperature, predict_clips, window_logits
+
+    clips, features = _voices()
+    y = (clips["gender"] == "female").to_numpy().astype(np.int64)
+    net = make_estimator("default", lr=0.003, epochs=6, batch_size=8, device="cpu").fit(features, y)
+    rows = np.arange(len(y))
+    before = predict_clips(net.module_, features, rows)
+    temperature = fit_temperature(net.module_, features, rows, y)
+    after = predict_clips(net.module_, features, rows)
+    log_loss = lambda p: -np.mean(y * np.log(np.clip(p, 1e-6, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-6, 1)))  # noqa: E731
+    assert float(net.module_.temperature) == pytest.approx(temperature) and log_loss(after) <= log_loss(before) + 1e-9
+    assert ((after >= 0.5) == (before >= 0.5)).all()  # a temperature never changes a decision
+    windows, owner = clip_windows(features, rows)
+    assert window_logits(net.module_, windows).shape == (len(y), 2) and list(owner) == list(rows)

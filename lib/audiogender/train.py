@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -93,6 +93,7 @@ def make_estimator(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     restore_best: bool = True,
     patience: int | None = None,
+    lr_schedule: str | None = None,
     n_features: int | None = None,
     verbose: int = 0,
     **params,
@@ -101,7 +102,9 @@ def make_estimator(
 
     ``validation`` (features, labels) of held-out speakers is scored every epoch;
     with ``restore_best`` the best epoch's weights are kept, else the last epoch's;
-    with ``patience`` training stops after that many epochs without a lower validation loss.
+    with ``patience`` training stops after that many epochs without a lower validation loss;
+    ``lr_schedule="cosine"`` anneals the learning rate to zero over ``epochs``, so the
+    last epochs take small, steady steps (augmented crops make every epoch's loss noisy).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
@@ -110,6 +113,10 @@ def make_estimator(
         ("fit_inputs", FitInputs()),
         ("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False)),
     ]
+    if lr_schedule == "cosine":
+        callbacks.append(("lr_schedule", LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=epochs)))
+    elif lr_schedule is not None:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}: use 'cosine' or None")
     if validation is not None:
         callbacks.append(("valid_bacc", EpochScoring("balanced_accuracy", name="valid_bacc", lower_is_better=False)))
         if restore_best:
@@ -243,6 +250,7 @@ def train_run(
     batch_size: int = 64,
     restore_best: bool = True,
     patience: int | None = None,
+    lr_schedule: str | None = None,
     calibrate: bool = True,
     device: str = "auto",
     seed: int = 0,
@@ -271,7 +279,7 @@ def train_run(
     masks = role_masks(clips, split)
     y = labels(clips["gender"])
     net = fit_estimator(features, y, masks, model=model, lr=lr, epochs=epochs, batch_size=batch_size, restore_best=restore_best,
-                        patience=patience, device=device, seed=seed, estimator_params=estimator_params)  # fmt: skip
+                        patience=patience, lr_schedule=lr_schedule, device=device, seed=seed, estimator_params=estimator_params)  # fmt: skip
     history = history_frame(net)
     metrics = {"train_seconds": round(float(history["dur"].sum()), 1), "epochs_run": len(history)}
     if calibrate and masks["validation"].any():
@@ -285,7 +293,7 @@ def train_run(
                 predictions = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]].assign(p_female=p_female)
     hyperparams = {
         "model": model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "restore_best": restore_best, "device": net.device,
-        "patience": patience, "calibrate": calibrate, "crops": isinstance(features, FrameBank),
+        "patience": patience, "lr_schedule": lr_schedule, "calibrate": calibrate, "crops": isinstance(features, FrameBank),
         "seed": seed, "features": feature_config.to_dict(), **(estimator_params or {}), **(extra or {}),
     }  # fmt: skip
 
