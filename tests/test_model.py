@@ -49,3 +49,10 @@ def test_device_helper():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             pick_device("cuda")
+
+
+def test_the_model_card_ships_with_the_package():
+    import audiogender
+
+    card = audiogender.model_card()
+    assert "## Intended use" in card and "## Limitations" in card and "CV_RESULTS" not in card
