@@ -52,3 +52,9 @@ def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
     assert len(default) == len(clips) and len(models) == 3
     assert default["p_female"].between(0, 1).all() and set(default["fold"]) == {0, 1, 2}
     assert all(float(m.temperature) > 0 for m in models)
+
+    result = crossval.CrossValidation(pd.concat([pitch, seed, default]), splits, models)
+    folder = crossval.save_crossval(result, tmp_path / "outputs")
+    assert {p.name for p in folder.iterdir()} >= {"predictions.csv", "scorecard.csv", "splits.json", "settings.yml", "fold_0.pt"}
+    card = pd.read_csv(folder / "scorecard.csv")
+    assert set(card["method"]) == {"pitch baseline", "seed, speaker-disjoint", "default"} and set(card["corpus"]) == {"all", "c1", "c2"}

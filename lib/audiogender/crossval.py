@@ -34,6 +34,7 @@ from .data import labels, load_features, per_clip_cached
 from .evaluate import scorecard
 from .features import FeatureConfig
 from .files import atomic_directory, write_json, write_yaml
+from .model import save_checkpoint
 from .predict import GenderClassifier
 from .splits import group_kfold_splits, role_masks
 from .train import fit_estimator, fit_temperature, predict_clips
@@ -200,8 +201,11 @@ def run_crossval(
 
 
 def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "outputs", settings: dict | None = None) -> Path:
-    """Write ``outputs_dir/crossval_N/``: predictions.csv, scorecard.csv, splits.json, settings.yml; never half-written."""
+    """Write ``outputs_dir/crossval_N/``: predictions.csv, scorecard.csv, splits.json, settings.yml
+    and each fold's default model (``fold_K.pt``); built under a temporary name, never half-written."""
     with atomic_directory(outputs_dir, "crossval") as folder:
+        for k, network in enumerate(result.models):
+            save_checkpoint(folder / f"fold_{k}.pt", network, "default", FeatureConfig("logmel", n_mels=network.standardize.mean.numel()), fold=k)
         result.predictions.to_csv(folder / "predictions.csv", index=False)
         result.scorecard().to_csv(folder / "scorecard.csv", index=False)
         write_json(folder / "splits.json", {"protocol": "stratified-group-kfold", "splits": result.splits})
