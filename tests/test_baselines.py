@@ -72,3 +72,13 @@ def test_target_check_says_which_targets_are_met():
     assert checks[("clip balanced accuracy", "audiomnist-az")] and checks[("speaker balanced accuracy", "audiomnist-az")]
     assert not checks[("|male recall - female recall|", "audiomnist-az")]
     assert checks[("ahead of pitch baseline", "audiomnist-az")] and checks[("expected calibration error", "all")]
+
+
+def test_pitch_baseline_threshold_serves_balanced_accuracy_when_men_outnumber_women():
+    rng = np.random.default_rng(0)
+    f0 = np.concatenate([rng.normal(120, 25, 800), rng.normal(210, 30, 200)])  # four men to a woman, overlapping
+    y = np.array([0] * 800 + [1] * 200)
+    baseline = PitchBaseline().fit(f0, y)
+    assert 150 < baseline.threshold_hz < 180  # near the midpoint, not pushed up to favour the majority
+    predicted = baseline.predict(f0)
+    assert (predicted[y == 1] == 1).mean() > 0.8 and (predicted[y == 0] == 0).mean() > 0.8

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from audiogender import crossval
@@ -58,3 +59,15 @@ def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
     assert {p.name for p in folder.iterdir()} >= {"predictions.csv", "scorecard.csv", "splits.json", "settings.yml", "fold_0.pt"}
     card = pd.read_csv(folder / "scorecard.csv")
     assert set(card["method"]) == {"pitch baseline", "seed, speaker-disjoint", "default"} and set(card["corpus"]) == {"all", "c1", "c2"}
+
+
+def test_an_earlier_run_is_reused_for_the_methods_not_rerun_and_refused_on_other_folds(tmp_path):
+    clips = _corpus(tmp_path)
+    splits = group_kfold_splits(clips, 3)
+    pitch, _ = crossval.crossval_pitch(clips, np.where(clips["gender"] == "female", 220.0, 115.0), splits)
+    folder = crossval.save_crossval(crossval.CrossValidation(pitch.assign(method="old"), splits), tmp_path / "outputs")
+    kept = crossval.reused_predictions(folder, clips, splits, exclude=["pitch baseline"])
+    assert set(kept["method"]) == {"old"} and len(kept) == len(clips)
+    assert crossval.reused_predictions(folder, clips, splits, exclude=["old"]).empty
+    with pytest.raises(ValueError, match="folds"):
+        crossval.reused_predictions(folder, clips, group_kfold_splits(clips, 4))

@@ -53,23 +53,27 @@ class PitchBaseline(ClassifierMixin, BaseEstimator):
     """p(female) from median F0 alone: logistic regression on log F0, fitted on training clips.
 
     ``X`` is a column of median F0 in Hz (NaN where none was found, which is
-    answered with the training clips' median).
+    answered with the training clips' median). The classes are weighted by inverse
+    frequency, so the threshold serves balanced accuracy, not the majority class.
     """
+
+    CENTRE = np.log(150.0)  # log F0 is centred near the boundary, so the solver converges
 
     def fit(self, X, y):
         f0 = self._log_f0(X, fill=None)
         self.fill_ = float(np.nanmedian(f0))
-        self.model_ = LogisticRegression(C=1e3).fit(np.nan_to_num(f0, nan=self.fill_)[:, None], np.asarray(y))
+        features = np.nan_to_num(f0, nan=self.fill_)[:, None] - self.CENTRE
+        self.model_ = LogisticRegression(C=1e3, class_weight="balanced", max_iter=1000).fit(features, np.asarray(y))
         self.classes_ = self.model_.classes_
         return self
 
     @property
     def threshold_hz(self) -> float:
         """The pitch above which the baseline says female."""
-        return float(np.exp(-self.model_.intercept_[0] / self.model_.coef_[0, 0]))
+        return float(np.exp(self.CENTRE - self.model_.intercept_[0] / self.model_.coef_[0, 0]))
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.model_.predict_proba(self._log_f0(X, self.fill_)[:, None])
+        return self.model_.predict_proba(self._log_f0(X, self.fill_)[:, None] - self.CENTRE)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

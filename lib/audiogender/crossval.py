@@ -18,6 +18,7 @@ as the group (stratified by corpus and gender), fold k tests, fold k+1 validates
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,19 +167,24 @@ def run_crossval(
     device: str = "auto",
     cache_dir: str | os.PathLike | None = "data/cache",
     progress: bool = True,
+    reuse_from: str | os.PathLike | None = None,
     **recipe,
 ) -> CrossValidation:
     """Every method in ``methods`` on the same speaker-disjoint folds (see the module's docstring).
 
     Features, frame banks, pitch tracks and voice2gender's answers are cached per
     clip, so a second run only retrains. ``recipe`` overrides :data:`DEFAULT_RECIPE`.
+    ``reuse_from`` (an earlier ``crossval_N`` folder on the same clips and folds)
+    keeps its predictions for every method it holds that is not in ``methods``,
+    so a fixed baseline can be re-run without retraining the networks.
     """
+    methods = [methods] if isinstance(methods, str) else list(methods)
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}: use some of {', '.join(METHODS)}")
     splits = group_kfold_splits(clips, n_folds, seed)
     result = CrossValidation(pd.DataFrame(), splits)
-    tables = []
+    tables = [] if reuse_from is None else [reused_predictions(reuse_from, clips, splits, exclude=methods)]
     if {"seed, leaky clip split", "seed, speaker-disjoint"} & set(methods):
         mfcc = load_features(clips, FeatureConfig("mfcc"), cache_dir=cache_dir, progress=progress)
         if "seed, leaky clip split" in methods:
@@ -198,6 +204,20 @@ def run_crossval(
         tables.append(table)
     result.predictions = pd.concat(tables, ignore_index=True)
     return result
+
+
+def reused_predictions(folder: str | os.PathLike, clips: pd.DataFrame, splits: list[dict], exclude=()) -> pd.DataFrame:
+    """An earlier run's predictions, for methods not in ``exclude``; refused unless its folds and clips are these."""
+    folder = Path(folder)
+    earlier = json.loads((folder / "splits.json").read_text())["splits"]
+    if earlier != splits:
+        raise ValueError(f"{folder}: its folds are not this run's (other corpora, n_folds or seed); run every method afresh")
+    table = pd.read_csv(folder / "predictions.csv", dtype={"speaker": str})
+    table = table[~table["method"].isin(list(exclude))]
+    for method, rows in table.groupby("method"):
+        if sorted(rows["path"]) != sorted(clips["path"]):
+            raise ValueError(f"{folder}: {method!r} was run on other clips")
+    return table.assign(reused_from=str(folder))
 
 
 def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "outputs", settings: dict | None = None) -> Path:
