@@ -105,7 +105,7 @@ def predict_command(args) -> int:
     expanded = expand(args.paths)
     model = load(args)
     files = [f for _, found in expanded for f in found]
-    rows = [Prediction(str(p), None, None, None, None, "names no audio file").to_dict() for p, found in expanded if not found]
+    rows = [Prediction.failed(p, "names no audio file").to_dict() for p, found in expanded if not found]
     progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
     for prediction in model.predict_files(files):
         rows.append(prediction.to_dict())

@@ -59,6 +59,11 @@ class Prediction:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def failed(cls, path, reason: str) -> "Prediction":
+        """The answer for a recording that could not be read."""
+        return cls(str(path), None, None, None, None, reason)
+
 
 @dataclass
 class Segment:
@@ -216,11 +221,15 @@ class GenderClassifier:
             if len(windows):
                 p_sum += float(self.predict_proba_features(compute_features(windows, self.features)).sum())
                 n_windows += len(windows)
+        return self._answer(path, p_sum, n_windows, speech, samples)
+
+    def _answer(self, path, p_sum: float, n_windows: int, speech_seconds: float, samples: int) -> Prediction:
+        """A recording's Prediction from the sum of its windows' p(female): ``no voice`` if it has none."""
         duration = round(samples / SAMPLE_RATE, 3)
         if n_windows == 0:
-            return Prediction(path, NO_VOICE, None, round(speech, 3), duration)
+            return Prediction(path, NO_VOICE, None, round(speech_seconds, 3), duration)
         p_female = p_sum / n_windows
-        return Prediction(path, self.label(p_female), round(p_female, 4), round(speech, 3), duration)
+        return Prediction(path, self.label(p_female), round(p_female, 4), round(speech_seconds, 3), duration)
 
     def segment(self, audio, sample_rate: int | None = None) -> Timeline:
         """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
@@ -279,7 +288,7 @@ class GenderClassifier:
         short: dict[int, np.ndarray] = {}
         for i, (path, (kind, value)) in enumerate(zip(paths, loaded)):
             if kind == "error":
-                results[i] = Prediction(str(path), None, None, None, None, value)
+                results[i] = Prediction.failed(path, value)
             elif kind == "long":
                 results[i] = self._predict_or_error(path)
             else:
@@ -295,22 +304,17 @@ class GenderClassifier:
         stacked = [windows[i][0] for i in short if len(windows[i][0])]
         p_windows = self.predict_proba_features(compute_features(np.concatenate(stacked), self.features)) if stacked else np.zeros(0)
         offset = 0
-        for i in short:
-            w, speech = windows[i]
-            duration = round(short[i].size / SAMPLE_RATE, 3)
-            if len(w) == 0:
-                results[i] = Prediction(str(paths[i]), NO_VOICE, None, round(speech, 3), duration)
-                continue
-            p_female = float(p_windows[offset : offset + len(w)].mean())
+        for i, (w, speech) in windows.items():
+            p_sum = float(p_windows[offset : offset + len(w)].sum())
             offset += len(w)
-            results[i] = Prediction(str(paths[i]), self.label(p_female), round(p_female, 4), round(speech, 3), duration)
+            results[i] = self._answer(str(paths[i]), p_sum, len(w), speech, short[i].size)
         return [results[i] for i in range(len(paths))]
 
     def _predict_or_error(self, path) -> Prediction:
         try:
             return self.predict(path)
         except AudioError as error:
-            return Prediction(str(path), None, None, None, None, error.reason)
+            return Prediction.failed(path, error.reason)
 
 
 def _read_short(path) -> tuple[str, object]:
