@@ -57,20 +57,9 @@ def test_folds(clips: pd.DataFrame, splits: list[dict]) -> np.ndarray:
     return fold
 
 
-def whole_clip_proba(classifier: GenderClassifier, paths, fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p(female) of each file as :meth:`GenderClassifier.predict` gives it, and which had no voice.
-
-    A clip in which voice detection finds too little speech keeps ``fallback``
-    (its loudest second, scored directly), so every clip is counted.
-    """
-    p, silent = np.array(fallback, dtype=float), np.zeros(len(fallback), dtype=bool)
-    for i, path in enumerate(paths):
-        answer = classifier.predict(path)
-        if answer.p_female is None:
-            silent[i] = True
-        else:
-            p[i] = answer.p_female
-    return p, silent
+def whole_clip_proba(classifier: GenderClassifier, paths) -> np.ndarray:
+    """p(female) of each file as :meth:`GenderClassifier.predict` gives it; NaN where it found no voice."""
+    return np.array([np.nan if (p := classifier.predict(path).p_female) is None else p for path in paths], dtype=float)
 
 
 def crossval_default(
@@ -78,8 +67,10 @@ def crossval_default(
 ) -> tuple[pd.DataFrame, list[torch.nn.Module]]:
     """Out-of-fold predictions of the default recipe, and the fold models.
 
-    Each fold's model trains on random crops of its training speakers, stops early
-    and is calibrated on its validation speakers, and scores its test speakers' whole clips.
+    Each fold's model trains on random crops of its training speakers, keeps its best
+    epoch and is calibrated on its validation speakers, and scores its test speakers'
+    whole clips. A clip in which voice detection finds too little speech is scored on
+    its loudest second instead, so every clip is counted (``no_answer`` marks them).
     """
     recipe = {**DEFAULT_RECIPE, **recipe}
     y = labels(clips["gender"])
@@ -90,7 +81,11 @@ def crossval_default(
         fit_temperature(net.module_, bank, masks["validation"], y[masks["validation"]])
         classifier = GenderClassifier(net.module_, FeatureConfig("logmel", n_mels=bank.n_features), device=device)
         rows = masks["test"]
-        p[rows], silent[rows] = whole_clip_proba(classifier, clips.loc[rows, "path"], predict_clips(net.module_, bank, rows))
+        p[rows] = whole_clip_proba(classifier, clips.loc[rows, "path"])
+        silent[rows] = np.isnan(p[rows])
+        unheard = rows & silent
+        if unheard.any():
+            p[unheard] = predict_clips(net.module_, bank, unheard)
         models.append(net.module_.cpu())
     return _predictions(clips, "default", p, fold_of, silent=silent), models
 
