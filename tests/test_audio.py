@@ -114,3 +114,13 @@ def test_streaming_names_bad_files_too(tmp_path, make, reason):
     make(path)
     with pytest.raises(AudioError, match=reason):
         list(stream_audio(path))
+
+
+def test_loudest_stretch_keeps_the_loud_seconds_of_a_long_waveform():
+    from audiogender.audio import loudest_stretch
+
+    quiet, loud = np.full(48_000, 0.01, np.float32), np.full(32_000, 0.5, np.float32)
+    audio = np.concatenate([quiet, loud, quiet])
+    kept = loudest_stretch(audio, 2.0)
+    assert kept.size == 32_000 and np.all(kept == 0.5)
+    assert loudest_stretch(loud, 5.0) is loud

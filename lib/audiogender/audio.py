@@ -140,6 +140,15 @@ def loudest_window(audio: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMP
     return int(starts[np.argmax(energy[starts + length] - energy[starts])])
 
 
+def loudest_stretch(audio: np.ndarray, seconds: float) -> np.ndarray:
+    """The loudest ``seconds`` of a waveform, in whole-second steps (all of it, if shorter)."""
+    length = int(seconds * SAMPLE_RATE)
+    if audio.size <= length:
+        return audio
+    start = loudest_window(audio, length, hop=SAMPLE_RATE)
+    return audio[start : start + length]
+
+
 def pad_or_trim(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
     """Fit ``audio`` to ``length`` samples: zero-pad the end, or keep the loudest window."""
     if audio.size >= length:

@@ -16,7 +16,7 @@ import soxr
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from .audio import SAMPLE_RATE, frame_rms, load_audio, remove_dc
+from .audio import SAMPLE_RATE, frame_rms, load_audio, loudest_stretch, remove_dc
 
 PITCH_RATE = 8_000  # pyin runs at 8 kHz: voices' F0 and harmonics lie far below 4 kHz
 PITCH_RANGE = (60.0, 400.0)  # Hz searched, from deep male to high female voices
@@ -32,8 +32,6 @@ def median_f0(audio: np.ndarray) -> float:
     more than 25 dB below the loudest are left out.
     """
     import librosa
-
-    from .crops import loudest_stretch
 
     audio = loudest_stretch(remove_dc(np.asarray(audio, dtype=np.float32)), PITCH_MAX_SECONDS)
     narrow = soxr.resample(audio, SAMPLE_RATE, PITCH_RATE)

@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .audio import N_SAMPLES, SAMPLE_RATE, load_audio, loudest_window, prepare
+from .audio import N_SAMPLES, SAMPLE_RATE, load_audio, loudest_stretch, prepare
 from .augment import Augmenter
 from .data import cache_path
-from .features import N_FRAMES, TOP_DB, FeatureConfig, log_mel
+from .features import HOP_LENGTH, N_FRAMES, TOP_DB, FeatureConfig, log_mel
 from .files import atomic_file
 
 CROP_FLOOR_DB = 6.0  # a crop holds at least a quarter of the loudest second's energy, so pauses are not drawn
@@ -60,7 +60,7 @@ class FrameBank:
 
     def seconds(self) -> np.ndarray:
         """Length of each clip's clean view, in seconds."""
-        return (self.bounds[:, 0, 1] - self.bounds[:, 0, 0]) / 100.0
+        return (self.bounds[:, 0, 1] - self.bounds[:, 0, 0]) * HOP_LENGTH / SAMPLE_RATE
 
     def crop(self, clip: int, view: int, start: int) -> np.ndarray:
         """The 98-frame crop at ``start`` as model features: dB from the crop's loudest bin."""
@@ -84,8 +84,7 @@ def crop_starts(db: np.ndarray, floor_db: float = CROP_FLOOR_DB) -> np.ndarray:
     """Frame offsets whose 1 s window is within ``floor_db`` of the loudest 1 s window."""
     if len(db) <= N_FRAMES:
         return np.zeros(1, dtype=np.int32)
-    energy = np.log10(np.sum(10 ** (db / 10), axis=1) + 1e-20) * 10  # frame power in dB
-    power = np.concatenate([[0.0], np.cumsum(10 ** (energy / 10))])
+    power = np.concatenate([[0.0], np.cumsum(np.sum(10 ** (db / 10), axis=1))])  # running frame power
     window = 10 * np.log10(power[N_FRAMES:] - power[:-N_FRAMES] + 1e-20)
     return np.flatnonzero(window >= window.max() - floor_db).astype(np.int32)
 
@@ -96,15 +95,6 @@ def clip_views(audio: np.ndarray, n_views: int, rng: np.random.Generator, augmen
         audio = np.pad(audio, (0, N_SAMPLES - audio.size))
     views = [audio] + [prepare(augmenter(audio, rng)) for _ in range(n_views - 1)]
     return [log_mel(v, n_mels, reference="one").astype(np.float16) for v in views]
-
-
-def loudest_stretch(audio: np.ndarray, seconds: float = MAX_SECONDS) -> np.ndarray:
-    """The loudest ``seconds`` of a waveform (all of it, if shorter)."""
-    length = int(seconds * SAMPLE_RATE)
-    if audio.size <= length:
-        return audio
-    start = loudest_window(audio, length, hop=SAMPLE_RATE)
-    return audio[start : start + length]
 
 
 def load_frame_bank(
@@ -131,7 +121,7 @@ def load_frame_bank(
             return _unpack(stored["frames"], stored["bounds"])
 
     def views(i: int) -> list[np.ndarray]:
-        audio = loudest_stretch(prepare(load_audio(paths[i])))
+        audio = loudest_stretch(prepare(load_audio(paths[i])), MAX_SECONDS)
         return clip_views(audio, n_views, np.random.default_rng([seed, i]), augmenter, config.n_mels)
 
     with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:

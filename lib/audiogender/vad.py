@@ -17,6 +17,8 @@ from .audio import SAMPLE_RATE
 
 VAD_THRESHOLD = 0.5  # Silero's speech probability above which a frame is speech
 MIN_SPEECH_SECONDS = 0.25  # shorter stretches, and recordings with less speech in all, are not judged
+CHUNK = 512  # samples Silero judges at a time (32 ms at 16 kHz)
+ROW_SECONDS = 8.192  # long waveforms are judged as rows of this length (256 chunks), side by side
 
 
 _local = threading.local()
@@ -31,12 +33,6 @@ def _silero():
             warnings.simplefilter("ignore", DeprecationWarning)
             _local.model = load_silero_vad()
     return _local.model
-
-
-CHUNK = 512  # samples Silero judges at a time (32 ms at 16 kHz)
-
-
-ROW_SECONDS = 8.192  # long waveforms are judged as rows of this length (256 chunks), side by side
 
 
 def speech_probabilities(waveforms: list[np.ndarray], row_seconds: float = ROW_SECONDS) -> list[np.ndarray]:
