@@ -83,6 +83,7 @@ def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
     assert answer.label == "female" and answer.duration_seconds == pytest.approx(long.size / 16_000, abs=0.01)
     assert answer.speech_seconds > 50
     timeline = model.segment(tmp_path / "long.wav")
+    assert timeline.prediction == answer  # one pass gives the timeline and the whole answer
     assert timeline.segments[-1].end > 70 and all(a.end <= b.start for a, b in zip(timeline.segments, timeline.segments[1:]))
 
 
@@ -105,14 +106,3 @@ def test_batched_files_get_the_answers_one_file_at_a_time_gets(model, tmp_path):
         alone = model.predict(path)
         assert (answer.label, answer.speech_seconds, answer.duration_seconds) == (alone.label, alone.speech_seconds, alone.duration_seconds)
         assert answer.p_female == pytest.approx(alone.p_female, abs=1e-3) if alone.p_female is not None else answer.p_female is None
-
-
-def test_length_groups_bound_the_padding():
-    from audiogender.predict import length_groups
-
-    lengths = [16_000, 160_000, 17_000, 15_000, 150_000, 900_000]
-    groups = length_groups(lengths)
-    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
-    for group in groups:
-        assert len(group) * max(lengths[i] for i in group) <= 2 * sum(lengths[i] for i in group)
-    assert len(groups) == 3

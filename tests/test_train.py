@@ -50,7 +50,7 @@ def test_a_run_writes_a_complete_folder(tmp_path):
     run = train_run(clips, features, SPLIT, model="default", epochs=3, batch_size=8, device="cpu", outputs_dir=tmp_path)
     assert run.path == tmp_path / "run_1"
     names = {p.name for p in run.path.iterdir()}
-    assert names == {"hyperparams.yml", "history.csv", "accuracy.png", "loss.png", "model.pt", "split.json", "metrics.json", "test_predictions.csv"}
+    assert names == {"hyperparams.yml", "history.csv", "accuracy.png", "loss.png", "model.pt", "model.onnx", "split.json", "metrics.json", "test_predictions.csv"}
     history = pd.read_csv(run.path / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3] and {"train_acc", "valid_acc", "train_loss", "valid_loss"} <= set(history)
     assert 0 <= run.metrics["test"]["balanced_accuracy"] <= 1

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output", "-o", metavar="FILE", help="write the results to FILE instead of standard output")
     common.add_argument("--model", default=None, help="a model.pt or run folder (default: the model shipped in the package)")
-    common.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default: %(default)s)")
+    common.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs: auto and cpu run the model's ONNX twin on the CPU when it has one, "
+                        "cuda and mps run it with torch (default: %(default)s)")  # fmt: skip
     common.add_argument("--min-speech", type=float, default=MIN_SPEECH_SECONDS, metavar="SECONDS",
                         help="less speech than this answers 'no voice' (default: %(default)s)")  # fmt: skip
     common.add_argument("--vad-threshold", type=float, default=VAD_THRESHOLD, metavar="P",

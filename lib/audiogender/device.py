@@ -1,13 +1,13 @@
-"""Picking the device the network runs on."""
+"""Picking the device the network runs on (torch is imported only when asked)."""
 
 from __future__ import annotations
-
-import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def mps_available() -> bool:
+    import torch
+
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
@@ -16,6 +16,8 @@ def pick_device(device: str | None = "auto") -> str:
     device = (device or "auto").lower()
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

@@ -7,19 +7,22 @@ while keeping where in frequency the energy lies (formants, pitch).
 
 from __future__ import annotations
 
+import io
+import json
 import os
-from importlib import resources
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .device import pick_device
 from .features import N_FRAMES, FeatureConfig
 from .files import atomic_file
+from .runtime import SOURCE_KEY, checkpoint_path, file_sha256, softmax_female
 
 DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
-SHIPPED_MODEL = "default.pt"
 
 
 class Standardize(nn.Module):
@@ -125,8 +128,13 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, **meta) -> None:
-    """Save weights with everything needed to rebuild the network and its features."""
+def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, onnx: bool = True, **meta) -> None:
+    """Save weights with everything needed to rebuild the network and its features.
+
+    With ``onnx`` (and the ``onnx`` package installed), an ONNX twin is written
+    beside it (``model.pt`` -> ``model.onnx``), which :func:`predict.load_model`
+    runs without torch.
+    """
     checkpoint = {
         "model": name,
         "n_features": features.n_features,
@@ -136,18 +144,65 @@ def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, feat
     }
     with atomic_file(path, "wb") as f:
         torch.save(checkpoint, f)
+    if onnx and onnx_export_available():
+        export_onnx(network, features, Path(path).with_suffix(".onnx"), source=path, meta=meta)
 
 
-def shipped_model_path() -> Path:
-    """The model that ships inside the package."""
-    return Path(str(resources.files("audiogender") / "assets" / SHIPPED_MODEL))
+def onnx_export_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnx") is not None
+
+
+def export_onnx(
+    network: nn.Module, features: FeatureConfig, path: str | os.PathLike, source: str | os.PathLike | None = None, meta: dict | None = None
+) -> None:
+    """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out.
+
+    The batch and the number of frames may vary. The feature settings, ``meta``
+    and the SHA-256 of the ``source`` checkpoint go into the file's metadata, so
+    the file describes itself and a stale twin is recognised.
+    """
+    import onnx
+
+    network = network.cpu().eval()
+    example = torch.zeros(2, N_FRAMES, features.n_features)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network, (example,), buffer, input_names=["features"], output_names=["logits"],
+            dynamic_axes={"features": {0: "windows", 1: "frames"}, "logits": {0: "windows"}}, dynamo=False,
+        )  # fmt: skip
+    proto = onnx.load_from_string(buffer.getvalue())
+    metadata = {"features": json.dumps(features.to_dict()), "meta": json.dumps(meta or {}, default=str)}
+    if source is not None:
+        metadata[SOURCE_KEY] = file_sha256(source)
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    with atomic_file(path, "wb") as f:
+        f.write(proto.SerializeToString())
+
+
+class TorchNetwork:
+    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, p(female) out."""
+
+    def __init__(self, module: nn.Module, device: str = "auto"):
+        self.device = pick_device(device)
+        self.module = module.to(self.device).eval()
+
+    def p_female(self, features: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = self.module(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+        return softmax_female(logits.cpu().numpy())
+
+    def __repr__(self) -> str:
+        return f"TorchNetwork({type(self.module).__name__}, device={self.device!r})"
 
 
 def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, FeatureConfig, dict]:
     """Rebuild (network in eval mode, feature config, metadata) from a checkpoint file."""
-    path = Path(path) if path else shipped_model_path()
-    if path.is_dir():
-        path = path / "model.pt"
+    path = checkpoint_path(path)
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     network = build_model(checkpoint["model"], checkpoint["n_features"])
     missing, unexpected = network.load_state_dict(checkpoint["state_dict"], strict=False)

@@ -2,19 +2,22 @@
 
 A recording is read a block (60 s) at a time, so memory does not grow with its
 length. Its DC offset is removed, voice activity detection finds where someone
-speaks, the level is normalised on those stretches, and they are cut into 1 s
-windows every 0.5 s and classified in one batch; the recording's p(female) is the
-mean over those windows. Too little speech answers "no voice".
+speaks, and the voiced stretches are cut into pieces of at most 5 s, each set to a
+normal level and cut into 1 s windows every 0.5 s for the network. A recording's
+p(female) is the mean over all its windows; a piece's is the mean over its own
+(:meth:`GenderClassifier.segment`). Too little speech answers "no voice".
+
+The network runs in ONNX Runtime when the model has an ONNX twin (see
+``runtime``), so classifying a file does not wait for torch to import.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import torch
 
 from .audio import (
     BLOCK_SECONDS,
@@ -28,16 +31,15 @@ from .audio import (
     stream_audio,
     to_model_rate,
 )
-from .device import pick_device
-from .features import FeatureConfig, compute_features
-from .model import load_checkpoint
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, batch_speech_regions, speech_regions
+from .features import N_FRAMES, FeatureConfig, compute_features
+from .runtime import checkpoint_path, onnx_twin
+from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
 
 WINDOW_HOP = N_SAMPLES // 2  # windows overlap by half
 NO_VOICE = "no voice"
 UNCERTAIN = "uncertain"
 UNCERTAIN_BAND = (0.4, 0.6)  # p(female) strictly inside this band is too close to call
-SEGMENT_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
+PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 
 
 @dataclass
@@ -80,11 +82,13 @@ class Segment:
 
 @dataclass
 class Timeline:
-    """Who speaks when: the voiced stretches of a recording and the speaking time per label."""
+    """Who speaks when: the voiced stretches of a recording, the speaking time per label,
+    and the whole recording's answer (``prediction``, the one :meth:`GenderClassifier.predict` gives)."""
 
     path: str | None
     duration_seconds: float
     segments: list[Segment]
+    prediction: Prediction | None = field(default=None, repr=False)
 
     def speaking_seconds(self) -> dict[str, float]:
         """Seconds of speech per label (female, male, uncertain)."""
@@ -116,49 +120,7 @@ def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     return normalize_level(audio), True
 
 
-def find_speech(
-    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The waveform ready for detection (see :func:`level_for_detection`) and its voiced stretches (none for silence)."""
-    audio, has_signal = level_for_detection(audio)
-    return audio, speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
-
-
-def speech_windows(audio: np.ndarray, regions: list[tuple[int, int]], min_speech_seconds: float = MIN_SPEECH_SECONDS) -> tuple[np.ndarray, float]:
-    """The voiced stretches as 1 s windows, and the seconds of speech (no windows if too little).
-
-    The level is set from the voiced stretches, as the training clips' level was set
-    from their loud part.
-    """
-    speech = sum(end - start for start, end in regions)
-    if not regions or speech < min_speech_seconds * SAMPLE_RATE:
-        return np.zeros((0, N_SAMPLES), dtype=np.float32), speech / SAMPLE_RATE
-    audio = normalize_level(audio, reference=np.concatenate([audio[start:end] for start, end in regions]))
-    return np.concatenate([region_windows(audio, start, end) for start, end in regions]), speech / SAMPLE_RATE
-
-
-def voiced_windows(
-    audio: np.ndarray, vad_threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> tuple[np.ndarray, float]:
-    """The voiced stretches of a 16 kHz waveform as 1 s windows, and the seconds of speech."""
-    audio, regions = find_speech(audio, vad_threshold, min_speech_seconds)
-    return speech_windows(audio, regions, min_speech_seconds)
-
-
-def length_groups(lengths: list[int], waste: float = 2.0) -> list[list[int]]:
-    """Indices grouped by similar length, so padding a group to its longest costs at most ``waste`` times its samples."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    groups: list[list[int]] = []
-    for i in order:
-        group = groups[-1] if groups else None
-        if group and (len(group) + 1) * lengths[i] <= waste * (sum(lengths[j] for j in group) + lengths[i]):
-            group.append(i)
-        else:
-            groups.append([i])
-    return groups
-
-
-def split_long(regions: list[tuple[int, int]], longest: int = int(SEGMENT_SECONDS * SAMPLE_RATE)) -> list[tuple[int, int]]:
+def split_long(regions: list[tuple[int, int]], longest: int = int(PIECE_SECONDS * SAMPLE_RATE)) -> list[tuple[int, int]]:
     """Cut stretches longer than ``longest`` samples into near-equal pieces no longer than it."""
     pieces = []
     for start, end in regions:
@@ -168,14 +130,52 @@ def split_long(regions: list[tuple[int, int]], longest: int = int(SEGMENT_SECOND
     return pieces
 
 
+@dataclass
+class VoicedBlock:
+    """What the network is shown of one block of a recording: its voiced pieces (sample
+    bounds in the block), the features of their windows, and how many windows each has."""
+
+    samples: int
+    speech_seconds: float
+    pieces: list[tuple[int, int]]
+    features: np.ndarray
+    counts: list[int]
+
+
+def voiced_block(
+    block: np.ndarray,
+    config: FeatureConfig,
+    vad_threshold: float = VAD_THRESHOLD,
+    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+) -> VoicedBlock:
+    """Find the speech in a 16 kHz block and turn it into window features.
+
+    Each piece (a voiced stretch, cut to at most 5 s) is set to a normal level on its
+    own, as training clips were, and cut into 1 s windows every 0.5 s. With less than
+    ``min_speech_seconds`` of speech there are no pieces.
+    """
+    audio, has_signal = level_for_detection(block)
+    regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+    speech = sum(end - start for start, end in regions) / SAMPLE_RATE
+    pieces = split_long(regions) if regions and speech >= min_speech_seconds else []
+    windows = [region_windows(normalize_level(audio[s:e]), 0, e - s) for s, e in pieces]
+    features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, N_FRAMES, config.n_features), np.float32)
+    return VoicedBlock(block.size, speech, pieces, features, [len(w) for w in windows])
+
+
 class GenderClassifier:
-    """A trained CNN with its feature settings: what :func:`load_model` returns."""
+    """A trained CNN with its feature settings and voice detection: what :func:`load_model` returns.
+
+    ``network`` is anything with a ``p_female(features)`` method (an
+    :class:`runtime.OnnxNetwork`, a :class:`model.TorchNetwork`), or a torch module,
+    which is wrapped to run on ``device``.
+    """
 
     classes = ("male", "female")
 
     def __init__(
         self,
-        network: torch.nn.Module,
+        network,
         features: FeatureConfig,
         meta: dict | None = None,
         device: str = "auto",
@@ -183,8 +183,12 @@ class GenderClassifier:
         min_speech_seconds: float = MIN_SPEECH_SECONDS,
         uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
     ):
-        self.device = pick_device(device)
-        self.network = network.to(self.device).eval()
+        if not hasattr(network, "p_female"):
+            from .model import TorchNetwork
+
+            network = TorchNetwork(network, device)
+        self.network = network
+        self.device = network.device
         self.features = features
         self.meta = meta or {}
         self.vad_threshold = vad_threshold
@@ -198,12 +202,8 @@ class GenderClassifier:
 
     def predict_proba_features(self, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """p(female) of each feature matrix in a batch (windows x frames x width)."""
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(features), batch_size):
-                batch = torch.as_tensor(features[start : start + batch_size], device=self.device)
-                out.append(torch.softmax(self.network(batch), dim=1)[:, 1].cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        out = [self.network.p_female(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
 
     def predict(self, audio, sample_rate: int | None = None) -> Prediction:
         """Classify a file path, or an array of samples at ``sample_rate`` (default 16 kHz).
@@ -212,16 +212,32 @@ class GenderClassifier:
         length; p(female) is the mean over the voiced windows of all blocks. Raises
         :class:`AudioError` for a file that cannot be read.
         """
+        return self.segment(audio, sample_rate).prediction
+
+    def segment(self, audio, sample_rate: int | None = None) -> Timeline:
+        """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
+
+        Stretches longer than 5 s are judged in pieces, so a change of speaker shows;
+        a file is read a block at a time, as in :meth:`predict`. The timeline's
+        ``prediction`` is the whole recording's answer, from the same windows.
+        """
         path, blocks = self._blocks(audio, sample_rate)
-        p_sum, n_windows, speech, samples = 0.0, 0, 0.0, 0
+        segments, p_sum, n_windows, speech, offset = [], 0.0, 0, 0.0, 0
         for block in blocks:
-            samples += block.size
-            windows, block_speech = voiced_windows(block, self.vad_threshold, self.min_speech_seconds)
-            speech += block_speech
-            if len(windows):
-                p_sum += float(self.predict_proba_features(compute_features(windows, self.features)).sum())
-                n_windows += len(windows)
-        return self._answer(path, p_sum, n_windows, speech, samples)
+            voiced = self._voiced(block)
+            p_windows = self.predict_proba_features(voiced.features)
+            edges = np.cumsum([0] + voiced.counts)
+            for (start, end), a, b in zip(voiced.pieces, edges[:-1], edges[1:]):
+                p_female = float(p_windows[a:b].mean())
+                seconds = (round((offset + start) / SAMPLE_RATE, 3), round((offset + end) / SAMPLE_RATE, 3))
+                segments.append(Segment(*seconds, self.label(p_female), round(p_female, 4)))
+            p_sum, n_windows, speech = p_sum + float(p_windows.sum()), n_windows + len(p_windows), speech + voiced.speech_seconds
+            offset += block.size
+        prediction = self._answer(path, p_sum, n_windows, speech, offset)
+        return Timeline(path, round(offset / SAMPLE_RATE, 3), segments, prediction)
+
+    def _voiced(self, block: np.ndarray) -> VoicedBlock:
+        return voiced_block(block, self.features, self.vad_threshold, self.min_speech_seconds)
 
     def _answer(self, path, p_sum: float, n_windows: int, speech_seconds: float, samples: int) -> Prediction:
         """A recording's Prediction from the sum of its windows' p(female): ``no voice`` if it has none."""
@@ -230,34 +246,6 @@ class GenderClassifier:
             return Prediction(path, NO_VOICE, None, round(speech_seconds, 3), duration)
         p_female = p_sum / n_windows
         return Prediction(path, self.label(p_female), round(p_female, 4), round(speech_seconds, 3), duration)
-
-    def segment(self, audio, sample_rate: int | None = None) -> Timeline:
-        """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
-
-        Stretches longer than 5 s are judged in pieces, so a change of speaker shows;
-        a file is read a block at a time, as in :meth:`predict`.
-        """
-        path, blocks = self._blocks(audio, sample_rate)
-        segments, offset = [], 0
-        for block in blocks:
-            segments += self._segment_block(block, offset)
-            offset += block.size
-        return Timeline(path, round(offset / SAMPLE_RATE, 3), segments)
-
-    def _segment_block(self, block: np.ndarray, offset: int) -> list[Segment]:
-        audio, regions = find_speech(block, self.vad_threshold, self.min_speech_seconds)
-        regions = split_long(regions)
-        if not regions:
-            return []
-        windows = [region_windows(normalize_level(audio[s:e]), 0, e - s) for s, e in regions]
-        p_windows = self.predict_proba_features(compute_features(np.concatenate(windows), self.features))
-        edges = np.cumsum([0] + [len(w) for w in windows])
-        segments = []
-        for (start, end), a, b in zip(regions, edges[:-1], edges[1:]):
-            p_female = float(p_windows[a:b].mean())
-            seconds = (round((offset + start) / SAMPLE_RATE, 3), round((offset + end) / SAMPLE_RATE, 3))
-            segments.append(Segment(*seconds, self.label(p_female), round(p_female, 4)))
-        return segments
 
     @staticmethod
     def _blocks(audio, sample_rate: int | None):
@@ -271,44 +259,49 @@ class GenderClassifier:
     def predict_files(self, paths, n_jobs: int | None = None, batch_size: int = 64):
         """Classify files, yielding one Prediction per file, in order.
 
-        Files are read ``n_jobs`` at a time in threads (default: one per core), and
-        short ones (up to one 60 s block) are judged ``batch_size`` at a time: voice
-        detection on a batch of similar lengths, the network on all their windows at
-        once. Longer files go through :meth:`predict` block by block. A file that
-        fails gets a Prediction with its error, and the rest go on.
+        ``n_jobs`` threads (default: one per core) read each file, find its speech and
+        take its features, while the network judges the windows of the batch before,
+        ``batch_size`` files at once. A file longer than one 60 s block goes through
+        :meth:`predict` block by block. A file that fails gets a Prediction with its
+        error, and the rest go on.
         """
         paths = list(paths)
+        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) as pool:
-            for start in range(0, len(paths), batch_size):
-                batch = paths[start : start + batch_size]
-                yield from self._predict_batch(batch, list(pool.map(_read_short, batch)))
+            pending = [pool.submit(self._prepare_file, p) for p in batches[0]] if batches else []
+            for k, batch in enumerate(batches):
+                ready, pending = pending, [pool.submit(self._prepare_file, p) for p in batches[k + 1]] if k + 1 < len(batches) else []
+                yield from self._judge_batch(batch, [f.result() for f in ready])
 
-    def _predict_batch(self, paths: list, loaded: list[tuple[str, object]]) -> list[Prediction]:
-        results: dict[int, Prediction] = {}
-        short: dict[int, np.ndarray] = {}
-        for i, (path, (kind, value)) in enumerate(zip(paths, loaded)):
+    def _prepare_file(self, path) -> tuple[str, object]:
+        """("short", VoicedBlock) for a file of one block, ("long", None) for a longer one, ("error", reason) if unreadable."""
+        blocks = stream_audio(path)
+        try:
+            first = next(blocks)
+            if next(blocks, None) is not None:
+                return "long", None
+        except AudioError as error:
+            return "error", error.reason
+        finally:
+            blocks.close()
+        return "short", self._voiced(first)
+
+    def _judge_batch(self, paths: list, prepared: list[tuple[str, object]]) -> list[Prediction]:
+        """The network on all windows of a batch's short files at once; long files one by one."""
+        voiced = [value for kind, value in prepared if kind == "short"]
+        features = [v.features for v in voiced if len(v.features)]
+        p_windows = self.predict_proba_features(np.concatenate(features)) if features else np.zeros(0)
+        edges = np.cumsum([0] + [len(v.features) for v in voiced])
+        answers, shorts = [], iter(zip(voiced, edges[:-1], edges[1:]))
+        for path, (kind, value) in zip(paths, prepared):
             if kind == "error":
-                results[i] = Prediction.failed(path, value)
+                answers.append(Prediction.failed(path, value))
             elif kind == "long":
-                results[i] = self._predict_or_error(path)
+                answers.append(self._predict_or_error(path))
             else:
-                short[i] = value
-        ready = {i: level_for_detection(w) for i, w in short.items()}
-        regions: dict[int, list] = {i: [] for i in short}
-        voiced = [i for i in short if ready[i][1]]
-        for group in length_groups([short[i].size for i in voiced]):
-            members = [voiced[g] for g in group]
-            found = batch_speech_regions([ready[i][0] for i in members], self.vad_threshold, self.min_speech_seconds)
-            regions.update(zip(members, found))
-        windows = {i: speech_windows(ready[i][0], regions[i], self.min_speech_seconds) for i in short}
-        stacked = [windows[i][0] for i in short if len(windows[i][0])]
-        p_windows = self.predict_proba_features(compute_features(np.concatenate(stacked), self.features)) if stacked else np.zeros(0)
-        offset = 0
-        for i, (w, speech) in windows.items():
-            p_sum = float(p_windows[offset : offset + len(w)].sum())
-            offset += len(w)
-            results[i] = self._answer(str(paths[i]), p_sum, len(w), speech, short[i].size)
-        return [results[i] for i in range(len(paths))]
+                v, a, b = next(shorts)
+                answers.append(self._answer(str(path), float(p_windows[a:b].sum()), b - a, v.speech_seconds, v.samples))
+        return answers
 
     def _predict_or_error(self, path) -> Prediction:
         try:
@@ -317,22 +310,19 @@ class GenderClassifier:
             return Prediction.failed(path, error.reason)
 
 
-def _read_short(path) -> tuple[str, object]:
-    """("short", waveform) for a file of one block, ("long", None) for a longer one, ("error", reason) if unreadable."""
-    blocks = stream_audio(path)
-    try:
-        first = next(blocks)
-        return ("long", None) if next(blocks, None) is not None else ("short", first)
-    except AudioError as error:
-        return ("error", error.reason)
-    finally:
-        blocks.close()
-
-
 def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:
     """Load a trained model: the one shipped inside the package, or a ``model.pt`` / run folder.
 
-    ``options`` (``vad_threshold``, ``min_speech_seconds``, ``uncertain_band``) go to :class:`GenderClassifier`.
+    On ``device`` ``"auto"`` or ``"cpu"``, the checkpoint's ONNX twin runs in ONNX
+    Runtime when it has one (no torch is imported: a cold start is fast); otherwise,
+    or on ``"cuda"`` / ``"mps"``, torch runs the checkpoint itself. ``options``
+    (``vad_threshold``, ``min_speech_seconds``, ``uncertain_band``) go to
+    :class:`GenderClassifier`.
     """
-    network, features, meta = load_checkpoint(path)
+    checkpoint = checkpoint_path(path)
+    if (device or "auto") in ("auto", "cpu") and (twin := onnx_twin(checkpoint)) is not None:
+        return GenderClassifier(twin, twin.features, twin.meta, **options)
+    from .model import load_checkpoint
+
+    network, features, meta = load_checkpoint(checkpoint)
     return GenderClassifier(network, features, meta, device, **options)

@@ -269,7 +269,7 @@ def train_run(
     With ``calibrate`` the temperature is fitted on the validation speakers.
 
     Writes ``outputs_dir/run_N/`` holding ``hyperparams.yml``, ``history.csv``,
-    ``accuracy.png``, ``loss.png``, ``model.pt``, ``split.json``, ``metrics.json``
+    ``accuracy.png``, ``loss.png``, ``model.pt`` (and ``model.onnx``), ``split.json``, ``metrics.json``
     and ``test_predictions.csv``, built in a temporary folder and renamed when complete.
     """
     from .plots import plot_history

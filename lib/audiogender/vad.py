@@ -1,94 +1,139 @@
 """Voice activity detection: where in a recording someone is speaking.
 
-Silero VAD, whose small model ships inside its wheel and needs only torch, so it
-works offline. Only the voiced stretches are classified, so music, birdsong or
-silence is answered "no voice" rather than given a gender.
+Silero VAD, whose model ships inside its wheel, so it works offline. Its ONNX
+"sequence" export runs through ONNX Runtime: one call judges up to 16 s of
+audio, and nothing here imports torch, so classifying one file starts fast.
+Only the voiced stretches are classified, so music, birdsong or silence is
+answered "no voice" rather than given a gender.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import threading
-import warnings
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
-import torch
 
 from .audio import SAMPLE_RATE
 
 VAD_THRESHOLD = 0.5  # Silero's speech probability above which a frame is speech
 MIN_SPEECH_SECONDS = 0.25  # shorter stretches, and recordings with less speech in all, are not judged
 CHUNK = 512  # samples Silero judges at a time (32 ms at 16 kHz)
-ROW_SECONDS = 8.192  # long waveforms are judged as rows of this length (256 chunks), side by side
-
+CONTEXT = 64  # samples of the previous chunk Silero sees before each chunk
+STATE_SHAPE = (1, 1, 128)  # the LSTM's hidden and cell state
+MAX_CHUNKS = 512  # chunks per ONNX call (16.4 s): longer audio is judged in blocks, state carried over
+# Silero's own rules for turning probabilities into stretches (get_speech_timestamps' defaults)
+NEG_THRESHOLD_GAP = 0.15  # once speaking, a chunk counts as silence below threshold - 0.15
+MIN_SILENCE_SECONDS = 0.1  # a stretch ends after this much silence
+SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
 
 _local = threading.local()
 
 
-def _silero():
-    """This thread's Silero model: it keeps state between chunks, so threads must not share one."""
-    if not hasattr(_local, "model"):
-        from silero_vad import load_silero_vad
-
-        with warnings.catch_warnings():  # torch deprecates the TorchScript loader Silero uses
-            warnings.simplefilter("ignore", DeprecationWarning)
-            _local.model = load_silero_vad()
-    return _local.model
+@lru_cache(maxsize=None)
+def silero_onnx_path() -> Path:
+    """The sequence ONNX model inside the silero-vad wheel, found without importing the package (which imports torch)."""
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("silero-vad is not installed: pip install silero-vad")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_16k_sequence.onnx"
 
 
-def speech_probabilities(waveforms: list[np.ndarray], row_seconds: float = ROW_SECONDS) -> list[np.ndarray]:
-    """Silero's speech probability for every 32 ms chunk of each 16 kHz waveform, in one batch.
+def _session():
+    """This thread's ONNX Runtime session for Silero: one thread each, so several files run side by side."""
+    if not hasattr(_local, "session"):
+        from .runtime import onnx_session
 
-    Each waveform is cut into rows of ``row_seconds``, zero-padded to a common
-    length, and all rows run through the model together (its ``audio_forward``
-    loops over chunks inside TorchScript): many times faster than one chunk of one
-    file at a time. The model is causal, so padding after a row does not change its
-    probabilities; a row starts afresh, which only the first 32 ms of it notice.
+        _local.session = onnx_session(silero_onnx_path(), threads=1)
+    return _local.session
+
+
+def chunk_rows(audio: np.ndarray) -> np.ndarray:
+    """The waveform as (chunks, CONTEXT + CHUNK) rows: each 32 ms chunk after the last 4 ms of the one before.
+
+    The last chunk is zero-padded; the first sees zeros before it, as in Silero's streaming model.
     """
-    if not waveforms:
-        return []
-    row = int(row_seconds * SAMPLE_RATE) // CHUNK * CHUNK
-    pieces, owners = [], []
-    for k, w in enumerate(waveforms):
-        for start in range(0, max(w.size, 1), row):
-            pieces.append(w[start : start + row])
-            owners.append(k)
-    chunks = [-(-p.size // CHUNK) for p in pieces]
-    batch = np.zeros((len(pieces), max(chunks) * CHUNK), dtype=np.float32)
-    for r, piece in enumerate(pieces):
-        batch[r, : piece.size] = piece
-    model = _silero()
-    # TorchScript's profiling optimiser costs 0.13 s on the first call and gains nothing here
-    with torch.inference_mode(), torch.jit.optimized_execution(False):
-        model.reset_states()
-        probs = model.audio_forward(torch.from_numpy(batch), SAMPLE_RATE).numpy()
-    per_row = [probs[r, :n] for r, n in enumerate(chunks)]
-    return [np.concatenate([p for p, o in zip(per_row, owners) if o == k]) for k in range(len(waveforms))]
+    n_chunks = max(1, -(-audio.size // CHUNK))
+    padded = np.zeros(CONTEXT + n_chunks * CHUNK, dtype=np.float32)
+    padded[CONTEXT : CONTEXT + audio.size] = audio
+    return np.lib.stride_tricks.sliding_window_view(padded, CONTEXT + CHUNK)[::CHUNK]
+
+
+def speech_probabilities(audio: np.ndarray) -> np.ndarray:
+    """Silero's speech probability for every 32 ms chunk of a 16 kHz waveform.
+
+    The same numbers as Silero's streaming model (chunk after chunk, state carried),
+    but up to 512 chunks per call, so the loop runs inside ONNX Runtime.
+    """
+    rows = chunk_rows(np.asarray(audio, dtype=np.float32))
+    session = _session()
+    hidden = cell = np.zeros(STATE_SHAPE, dtype=np.float32)
+    probs = []
+    for start in range(0, len(rows), MAX_CHUNKS):
+        block = np.ascontiguousarray(rows[start : start + MAX_CHUNKS])
+        p, hidden, cell = session.run(["speech_probs", "hn", "cn"], {"input": block, "h": hidden, "c": cell})
+        probs.append(p.reshape(-1))
+    return np.concatenate(probs)
 
 
 def regions_from_probabilities(
     probs: np.ndarray, n_samples: int, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
 ) -> list[tuple[int, int]]:
-    """(start, end) sample indices of the voiced stretches, by Silero's own rules (hysteresis, padding)."""
-    from silero_vad import get_speech_timestamps_from_probs
+    """(start, end) sample indices of the voiced stretches, by Silero's rules.
 
-    stamps = get_speech_timestamps_from_probs(
-        [float(p) for p in probs], sampling_rate=SAMPLE_RATE, threshold=threshold,
-        min_speech_duration_ms=int(1000 * min_speech_seconds), audio_length_samples=n_samples,
-    )  # fmt: skip
-    return [(int(s["start"]), int(s["end"])) for s in stamps]
+    As ``silero_vad.get_speech_timestamps_from_probs`` with its defaults (a test
+    checks they agree): speech starts at a chunk above ``threshold``, ends after
+    100 ms below ``threshold - 0.15``; stretches no longer than
+    ``min_speech_seconds`` are dropped, and the rest padded by 30 ms, split
+    evenly where two nearly touch. Written out here because Silero's own
+    module imports torch.
+    """
+    negative = max(threshold - NEG_THRESHOLD_GAP, 0.01)
+    min_speech, min_silence = SAMPLE_RATE * min_speech_seconds, SAMPLE_RATE * MIN_SILENCE_SECONDS
+    stretches: list[list[int]] = []
+    start, silence_from = None, 0
+    for i, p in enumerate(probs):
+        here = CHUNK * i
+        if p >= threshold:
+            silence_from = 0
+            if start is None:
+                start = here
+            continue
+        if start is not None and p < negative:
+            silence_from = silence_from or here
+            if here - silence_from >= min_silence:
+                if silence_from - start > min_speech:
+                    stretches.append([start, silence_from])
+                start, silence_from = None, 0
+    if start is not None and n_samples - start > min_speech:
+        stretches.append([start, n_samples])
+    return _pad(stretches, n_samples)
+
+
+def _pad(stretches: list[list[int]], n_samples: int) -> list[tuple[int, int]]:
+    """Widen each stretch by 30 ms, or by half the gap when two are closer than 60 ms (Silero's padding)."""
+    pad = SAMPLE_RATE * SPEECH_PAD_SECONDS
+    for i, stretch in enumerate(stretches):
+        if i == 0:
+            stretch[0] = int(max(0, stretch[0] - pad))
+        if i < len(stretches) - 1:
+            following = stretches[i + 1]
+            gap = following[0] - stretch[1]
+            if gap < 2 * pad:
+                stretch[1] += int(gap // 2)
+                following[0] = int(max(0, following[0] - gap // 2))
+            else:
+                stretch[1] = int(min(n_samples, stretch[1] + pad))
+                following[0] = int(max(0, following[0] - pad))
+        else:
+            stretch[1] = int(min(n_samples, stretch[1] + pad))
+    return [(int(a), int(b)) for a, b in stretches]
 
 
 def speech_regions(
     audio: np.ndarray, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
 ) -> list[tuple[int, int]]:
     """(start, end) sample indices of the voiced stretches of a 16 kHz waveform."""
-    return batch_speech_regions([audio], threshold, min_speech_seconds)[0]
-
-
-def batch_speech_regions(
-    waveforms: list[np.ndarray], threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> list[list[tuple[int, int]]]:
-    """The voiced stretches of each of several 16 kHz waveforms, detected in one batch."""
-    waveforms = [np.ascontiguousarray(w, dtype=np.float32) for w in waveforms]
-    probs = speech_probabilities(waveforms)
-    return [regions_from_probabilities(p, w.size, threshold, min_speech_seconds) for p, w in zip(probs, waveforms)]
+    return regions_from_probabilities(speech_probabilities(audio), audio.size, threshold, min_speech_seconds)

@@ -1,0 +1,94 @@
+"""Running a trained network without torch: its ONNX twin in ONNX Runtime.
+
+``import torch`` alone takes over a second and a half; ONNX Runtime imports in a
+third of that and runs this small CNN faster on the CPU. Every checkpoint
+``X.pt`` is saved with an ``X.onnx`` beside it (:func:`model.export_onnx`) that
+records the SHA-256 of the ``.pt`` it came from, so a twin left behind by an
+older checkpoint is never used in its place. torch still trains, and runs the
+network on a GPU when one is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .features import FeatureConfig
+
+SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was exported from
+SHIPPED_MODEL = "default.pt"  # in the package's assets, with its twin default.onnx
+
+
+def shipped_model_path() -> Path:
+    """The model that ships inside the package."""
+    from importlib import resources
+
+    return Path(str(resources.files("audiogender") / "assets" / SHIPPED_MODEL))
+
+
+def checkpoint_path(path: str | os.PathLike | None = None) -> Path:
+    """The checkpoint file meant by ``path``: the shipped model for None, ``model.pt`` inside a run folder."""
+    path = Path(path) if path else shipped_model_path()
+    return path / "model.pt" if path.is_dir() else path
+
+
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX Runtime CPU session; ``threads`` bounds its intra-op threads (None: one per core)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def softmax_female(logits: np.ndarray) -> np.ndarray:
+    """p(female) from (windows, 2) logits, computed stably."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+
+
+class OnnxNetwork:
+    """A CNN exported to ONNX: feature matrices in, p(female) out (its temperature is in the graph)."""
+
+    device = "cpu"
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.features = FeatureConfig(**json.loads(metadata["features"]))
+        self.meta = json.loads(metadata.get("meta", "{}"))
+        self.source_sha256 = metadata.get(SOURCE_KEY)
+
+    def p_female(self, features: np.ndarray) -> np.ndarray:
+        """p(female) of each (frames x width) matrix in a batch."""
+        (logits,) = self.session.run(None, {"features": np.ascontiguousarray(features, dtype=np.float32)})
+        return softmax_female(logits)
+
+    def __repr__(self) -> str:
+        return f"OnnxNetwork({str(self.path)!r})"
+
+
+def onnx_twin(checkpoint: str | os.PathLike, threads: int | None = None) -> OnnxNetwork | None:
+    """The ONNX twin of a ``.pt`` checkpoint, if there is one, ONNX Runtime is installed and it was exported from these very weights."""
+    twin = Path(checkpoint).with_suffix(".onnx")
+    if not twin.exists() or not onnxruntime_available():
+        return None
+    network = OnnxNetwork(twin, threads)
+    return network if network.source_sha256 == file_sha256(checkpoint) else None
