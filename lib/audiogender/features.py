@@ -70,7 +70,7 @@ def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def _window() -> np.ndarray:
-    """The periodic Hann window librosa uses, written out so classifying a file imports no scipy."""
+    """The periodic Hann window librosa uses (``scipy.signal.get_window("hann", N_FFT)``), written out."""
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
@@ -94,9 +94,14 @@ def pre_emphasis(audio: np.ndarray) -> np.ndarray:
 
 
 def power_spectrogram(audio: np.ndarray) -> np.ndarray:
-    """|STFT|^2 of frames without centring: (..., samples) -> (..., frames, bins)."""
+    """|STFT|^2 of frames without centring: (..., samples) -> (..., frames, bins).
+
+    scipy's FFT, because on float32 frames it is about four times faster than numpy's.
+    """
+    from scipy import fft  # imported here: a third of a second that only feature extraction needs
+
     frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=-1)[..., ::HOP_LENGTH, :]
-    spectrum = np.fft.rfft(frames * _window(), axis=-1)
+    spectrum = fft.rfft(frames * _window(), axis=-1)
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
 
 

@@ -223,8 +223,7 @@ class GenderClassifier:
         """
         path, blocks = self._blocks(audio, sample_rate)
         segments, p_sum, n_windows, speech, offset = [], 0.0, 0, 0.0, 0
-        for block in blocks:
-            voiced = self._voiced(block)
+        for voiced in self._voiced_blocks(blocks):
             p_windows = self.predict_proba_features(voiced.features)
             edges = np.cumsum([0] + voiced.counts)
             for (start, end), a, b in zip(voiced.pieces, edges[:-1], edges[1:]):
@@ -232,12 +231,26 @@ class GenderClassifier:
                 seconds = (round((offset + start) / SAMPLE_RATE, 3), round((offset + end) / SAMPLE_RATE, 3))
                 segments.append(Segment(*seconds, self.label(p_female), round(p_female, 4)))
             p_sum, n_windows, speech = p_sum + float(p_windows.sum()), n_windows + len(p_windows), speech + voiced.speech_seconds
-            offset += block.size
+            offset += voiced.samples
         prediction = self._answer(path, p_sum, n_windows, speech, offset)
         return Timeline(path, round(offset / SAMPLE_RATE, 3), segments, prediction)
 
     def _voiced(self, block: np.ndarray) -> VoicedBlock:
         return voiced_block(block, self.features, self.vad_threshold, self.min_speech_seconds)
+
+    def _voiced_blocks(self, blocks):
+        """Each block's :class:`VoicedBlock`; a thread reads and prepares the next block while the network judges this one."""
+        blocks = iter(blocks)
+
+        def prepare_next():
+            block = next(blocks, None)
+            return None if block is None else self._voiced(block)
+
+        with ThreadPoolExecutor(max_workers=1) as ahead:  # one worker, so the blocks are read in order
+            pending = ahead.submit(prepare_next)
+            while (voiced := pending.result()) is not None:
+                pending = ahead.submit(prepare_next)
+                yield voiced
 
     def _answer(self, path, p_sum: float, n_windows: int, speech_seconds: float, samples: int) -> Prediction:
         """A recording's Prediction from the sum of its windows' p(female): ``no voice`` if it has none."""
