@@ -107,11 +107,15 @@ def remove_dc(audio: np.ndarray) -> np.ndarray:
 
 
 def frame_rms(audio: np.ndarray, frame_length: int = 400, hop_length: int = 160) -> np.ndarray:
-    """Root-mean-square level of each 25 ms frame (the last frame may be shorter)."""
+    """Root-mean-square level of each 25 ms frame (one value for a shorter recording).
+
+    From a running sum of squares, so each sample is squared once however much the frames overlap.
+    """
     if audio.size < frame_length:
         return np.sqrt(np.mean(np.square(audio), dtype=np.float64, keepdims=True))
-    frames = np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop_length]
-    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=-1))
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    starts = np.arange(0, audio.size - frame_length + 1, hop_length)
+    return np.sqrt(np.maximum(energy[starts + frame_length] - energy[starts], 0.0) / frame_length)
 
 
 def loud_level(audio: np.ndarray) -> float:
@@ -123,9 +127,11 @@ def loud_level(audio: np.ndarray) -> float:
     return float(np.percentile(frame_rms(audio), 95))
 
 
-def normalize_level(audio: np.ndarray, target_rms: float = TARGET_RMS, reference: np.ndarray | None = None) -> np.ndarray:
-    """Scale ``audio`` so its loud part (or ``reference``'s) sits at ``target_rms``; silence is left alone."""
-    level = loud_level(audio if reference is None else reference)
+def normalize_level(
+    audio: np.ndarray, target_rms: float = TARGET_RMS, reference: np.ndarray | None = None, level: float | None = None
+) -> np.ndarray:
+    """Scale ``audio`` so its loud part (or ``reference``'s, or a ``level`` already measured) sits at ``target_rms``; silence is left alone."""
+    level = loud_level(audio if reference is None else reference) if level is None else level
     if level < SILENCE_RMS:
         return audio
     return (audio * (target_rms / level)).astype(np.float32, copy=False)

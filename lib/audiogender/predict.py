@@ -115,9 +115,8 @@ def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     before detection, because the detector is not level-free: quiet speech would be missed.
     """
     audio = remove_dc(audio)
-    if loud_level(audio) < SILENCE_RMS:
-        return audio, False
-    return normalize_level(audio), True
+    level = loud_level(audio)
+    return normalize_level(audio, level=level), level >= SILENCE_RMS
 
 
 def split_long(regions: list[tuple[int, int]], longest: int = int(PIECE_SECONDS * SAMPLE_RATE)) -> list[tuple[int, int]]:

@@ -44,6 +44,8 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
+    # idle pool threads sleep instead of spinning: the threads reading and preparing files need the cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
