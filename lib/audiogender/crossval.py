@@ -41,7 +41,7 @@ from .splits import group_kfold_splits, role_masks
 from .train import fit_estimator, fit_temperature, predict_clips
 
 SEED_RECIPE = {"model": "seed", "lr": 0.001, "epochs": 25, "batch_size": 64, "restore_best": False}
-DEFAULT_RECIPE = {"model": "default", "lr": 0.001, "epochs": 15, "batch_size": 64, "restore_best": True, "patience": None, "lr_schedule": "cosine"}
+DEFAULT_RECIPE = {"model": "default", "lr": 0.001, "epochs": 6, "batch_size": 64, "restore_best": True, "patience": None, "lr_schedule": "cosine"}
 
 
 def leaky_folds(clips: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> list[np.ndarray]:

@@ -98,9 +98,8 @@ class Timeline:
         return {label: round(float(seconds), 2) for label, seconds in totals.items()}
 
 
-def region_windows(audio: np.ndarray, start: int, end: int) -> np.ndarray:
-    """1 s windows every 0.5 s over ``audio[start:end]``; a shorter stretch is zero-padded to one."""
-    stretch = audio[start:end]
+def stretch_windows(stretch: np.ndarray) -> np.ndarray:
+    """1 s windows every 0.5 s over a stretch of samples; a shorter stretch is zero-padded to one."""
     if stretch.size <= N_SAMPLES:
         return np.pad(stretch, (0, N_SAMPLES - stretch.size))[None]
     starts = np.arange(0, stretch.size - N_SAMPLES + WINDOW_HOP, WINDOW_HOP)
@@ -157,7 +156,7 @@ def voiced_block(
     regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
     speech = sum(end - start for start, end in regions) / SAMPLE_RATE
     pieces = split_long(regions) if regions and speech >= min_speech_seconds else []
-    windows = [region_windows(normalize_level(audio[s:e]), 0, e - s) for s, e in pieces]
+    windows = [stretch_windows(normalize_level(audio[s:e])) for s, e in pieces]
     features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, N_FRAMES, config.n_features), np.float32)
     return VoicedBlock(block.size, speech, pieces, features, [len(w) for w in windows])
 
