@@ -84,7 +84,7 @@ class OnnxNetwork:
         return softmax_female(logits)
 
     def __repr__(self) -> str:
-        return f"OnnxNetwork({str(self.path)!r})"
+        return f"OnnxNetwork({self.path.name!r})"
 
 
 def onnx_twin(checkpoint: str | os.PathLike, threads: int | None = None) -> OnnxNetwork | None:
