@@ -10,7 +10,6 @@ answered "no voice" rather than given a gender.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,8 +28,6 @@ NEG_THRESHOLD_GAP = 0.15  # once speaking, a chunk counts as silence below thres
 MIN_SILENCE_SECONDS = 0.1  # a stretch ends after this much silence
 SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
 
-_local = threading.local()
-
 
 @lru_cache(maxsize=None)
 def silero_onnx_path() -> Path:
@@ -41,13 +38,13 @@ def silero_onnx_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_16k_sequence.onnx"
 
 
+@lru_cache(maxsize=None)
 def _session():
-    """This thread's ONNX Runtime session for Silero: one thread each, so several files run side by side."""
-    if not hasattr(_local, "session"):
-        from .runtime import onnx_session
+    """The ONNX Runtime session for Silero, shared: the state is passed in and out, and
+    ONNX Runtime lets threads run one session at once, each on its own core."""
+    from .runtime import onnx_session
 
-        _local.session = onnx_session(silero_onnx_path(), threads=1)
-    return _local.session
+    return onnx_session(silero_onnx_path(), threads=1)
 
 
 def chunk_rows(audio: np.ndarray) -> np.ndarray:
