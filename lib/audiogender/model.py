@@ -97,7 +97,7 @@ class GenderCNN(Calibrated):
     the clip the word falls; keeping the frequency axis keeps the spectral envelope.
     """
 
-    def __init__(self, n_features: int = 40, n_frames: int = N_FRAMES, n_classes: int = 2, width: int = 16, dropout: float = 0.3):
+    def __init__(self, n_features: int = 40, n_frames: int = N_FRAMES, n_classes: int = 2, width: int = 16, dropout: float = 0.1):
         super().__init__()
         self.standardize = Standardize(n_features)
         self.features = nn.Sequential(conv_block(1, width), conv_block(width, 2 * width), conv_block(2 * width, 4 * width))
