@@ -20,7 +20,7 @@ from torch import nn
 from .device import pick_device
 from .features import N_FRAMES, FeatureConfig
 from .files import atomic_file
-from .runtime import SOURCE_KEY, checkpoint_path, file_sha256, softmax_female
+from .runtime import SOURCE_KEY, checkpoint_path, file_sha256, installed, softmax_female
 
 DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
 
@@ -144,14 +144,8 @@ def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, feat
     }
     with atomic_file(path, "wb") as f:
         torch.save(checkpoint, f)
-    if onnx and onnx_export_available():
+    if onnx and installed("onnx"):
         export_onnx(network, features, Path(path).with_suffix(".onnx"), source=path, meta=meta)
-
-
-def onnx_export_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnx") is not None
 
 
 def export_onnx(

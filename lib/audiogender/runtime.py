@@ -11,6 +11,7 @@ network on a GPU when one is asked for.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -49,10 +50,9 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def onnxruntime_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
+def installed(module: str) -> bool:
+    """Whether ``module`` is installed, found without importing it (onnx and onnxruntime are slow to import)."""
+    return importlib.util.find_spec(module) is not None
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -90,7 +90,7 @@ class OnnxNetwork:
 def onnx_twin(checkpoint: str | os.PathLike, threads: int | None = None) -> OnnxNetwork | None:
     """The ONNX twin of a ``.pt`` checkpoint, if there is one, ONNX Runtime is installed and it was exported from these very weights."""
     twin = Path(checkpoint).with_suffix(".onnx")
-    if not twin.exists() or not onnxruntime_available():
+    if not twin.exists() or not installed("onnxruntime"):
         return None
     network = OnnxNetwork(twin, threads)
     return network if network.source_sha256 == file_sha256(checkpoint) else None
