@@ -1,4 +1,4 @@
-"""How fast does `audiogender` classify real recordings? Prints figures; asserts nothing.
+"""How fast does `audiogender` classify real recordings? Prints figures; checks only that its runs succeed and agree.
 
     python benchmarks/predict_speed.py [--clips 300] [--hour-minutes 60] [--data ../shared/data]
 
