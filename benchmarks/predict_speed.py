@@ -81,7 +81,7 @@ def plain_loop(paths: list[Path]) -> float:
     network = TorchNetwork(module, "cpu")
 
     def judge(path):
-        return network.p_female(compute_features(prepare_clip(load_audio(path)), features)[None])
+        return network.log_odds(compute_features(prepare_clip(load_audio(path)), features)[None])
 
     judge(paths[0])  # warm up
     started = time.perf_counter()

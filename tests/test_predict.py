@@ -74,6 +74,18 @@ def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():
     assert sum(timeline.speaking_seconds().values()) == pytest.approx(sum(s.end - s.start for s in timeline.segments), abs=0.05)
 
 
+def test_a_recordings_answer_is_the_mean_log_odds_of_its_windows_not_the_mean_probability(model):
+    from audiogender.predict import voiced_block
+    from audiogender.runtime import sigmoid
+
+    voiced = voiced_block(load_audio(SAMPLES / "3436-172162-0000.ogg"), model.features)  # 16.7 s: many windows
+    log_odds = model.log_odds_features(voiced.features)
+    assert len(log_odds) > 20 and log_odds.std() > 0.1  # windows disagree, so the two means differ
+    answer = model.predict(SAMPLES / "3436-172162-0000.ogg").p_female
+    assert answer == pytest.approx(float(sigmoid(log_odds.mean())), abs=1e-4)
+    assert abs(answer - float(sigmoid(log_odds).mean())) > 1e-3
+
+
 def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
     woman = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
     pause = np.zeros(8_000, np.float32)

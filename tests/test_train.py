@@ -84,6 +84,13 @@ def test_cosine_schedule_anneals_the_learning_rate_and_unknown_schedules_are_ref
         make_estimator("default", lr_schedule="step")
 
 
+def test_speaker_weights_make_every_speaker_count_once():
+    from audiogender.train import speaker_weights
+
+    weights = speaker_weights(["a", "a", "a", "b", "c", "c"])
+    assert list(np.round(weights, 3)) == [0.333, 0.333, 0.333, 1.0, 0.5, 0.5] and weights.sum() == pytest.approx(3)
+
+
 def test_calibration_sets_a_temperature_that_lowers_the_validation_log_loss():
     from audiogender.train import clip_windows, fit_temperature, predict_clips, window_logits
 
@@ -92,7 +99,7 @@ def test_calibration_sets_a_temperature_that_lowers_the_validation_log_loss():
     net = make_estimator("default", lr=0.003, epochs=6, batch_size=8, device="cpu").fit(features, y)
     rows = np.arange(len(y))
     before = predict_clips(net.module_, features, rows)
-    temperature = fit_temperature(net.module_, features, rows, y)
+    temperature = fit_temperature(net.module_, features, rows, y, speakers=clips["speaker"].to_numpy())
     after = predict_clips(net.module_, features, rows)
     log_loss = lambda p: -np.mean(y * np.log(np.clip(p, 1e-6, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-6, 1)))  # noqa: E731
     assert float(net.module_.temperature) == pytest.approx(temperature) and log_loss(after) <= log_loss(before) + 1e-9

@@ -77,8 +77,9 @@ def crossval_default(
     p, silent, fold_of, models = np.full(len(clips), np.nan), np.zeros(len(clips), bool), test_folds(clips, splits), []
     for k, split in enumerate(tqdm(splits, desc="default, folds", disable=not progress)):
         masks = role_masks(clips, split)
-        net = fit_estimator(bank, y, masks, device=device, seed=k, **recipe)
-        fit_temperature(net.module_, bank, masks["validation"], y[masks["validation"]])
+        net = fit_estimator(bank, y, masks, device=device, seed=k, speakers=clips["speaker"].to_numpy(), **recipe)
+        validation = masks["validation"]
+        fit_temperature(net.module_, bank, validation, y[validation], clips["speaker"].to_numpy()[validation])
         classifier = GenderClassifier(net.module_, FeatureConfig("logmel", n_mels=bank.n_features), device=device)
         rows = masks["test"]
         p[rows] = whole_clip_proba(classifier, clips.loc[rows, "path"])

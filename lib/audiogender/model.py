@@ -20,7 +20,7 @@ from torch import nn
 from .device import pick_device
 from .features import N_FRAMES, FeatureConfig
 from .files import atomic_file
-from .runtime import SOURCE_KEY, checkpoint_path, file_sha256, installed, softmax_female
+from .runtime import SOURCE_KEY, checkpoint_path, female_log_odds, file_sha256, installed
 
 DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
 
@@ -179,16 +179,17 @@ def export_onnx(
 
 
 class TorchNetwork:
-    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, p(female) out."""
+    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, log-odds of female out."""
 
     def __init__(self, module: nn.Module, device: str = "auto"):
         self.device = pick_device(device)
         self.module = module.to(self.device).eval()
 
-    def p_female(self, features: np.ndarray) -> np.ndarray:
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
         with torch.inference_mode():
             logits = self.module(torch.as_tensor(features, dtype=torch.float32, device=self.device))
-        return softmax_female(logits.cpu().numpy())
+        return female_log_odds(logits.cpu().numpy())
 
     def __repr__(self) -> str:
         return f"TorchNetwork({type(self.module).__name__}, device={self.device!r})"

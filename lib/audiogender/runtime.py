@@ -59,14 +59,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def softmax_female(logits: np.ndarray) -> np.ndarray:
-    """p(female) from (windows, 2) logits, computed stably."""
+def female_log_odds(logits: np.ndarray) -> np.ndarray:
+    """log(p(female) / p(male)) of each row of (windows, 2) logits: the difference of the two."""
     logits = np.asarray(logits, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+    return logits[:, 1] - logits[:, 0]
+
+
+def sigmoid(log_odds) -> np.ndarray:
+    """Probability from log-odds, without overflow at either end."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(log_odds, dtype=np.float64)))
 
 
 class OnnxNetwork:
-    """A CNN exported to ONNX: feature matrices in, p(female) out (its temperature is in the graph)."""
+    """A CNN exported to ONNX: feature matrices in, log-odds of female out (its temperature is in the graph)."""
 
     device = "cpu"
 
@@ -78,10 +83,10 @@ class OnnxNetwork:
         self.meta = json.loads(metadata.get("meta", "{}"))
         self.source_sha256 = metadata.get(SOURCE_KEY)
 
-    def p_female(self, features: np.ndarray) -> np.ndarray:
-        """p(female) of each (frames x width) matrix in a batch."""
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
         (logits,) = self.session.run(None, {"features": np.ascontiguousarray(features, dtype=np.float32)})
-        return softmax_female(logits)
+        return female_log_odds(logits)
 
     def __repr__(self) -> str:
         return f"OnnxNetwork({self.path.name!r})"

@@ -29,6 +29,7 @@ from .evaluate import clip_metrics
 from .features import FeatureConfig
 from .files import atomic_directory, write_json, write_yaml
 from .model import DEFAULT_FEATURES, MODELS, save_checkpoint
+from .runtime import female_log_odds, sigmoid
 from .splits import check_disjoint, role_masks
 
 
@@ -149,12 +150,16 @@ def fit_estimator(
     model: str = "default",
     seed: int = 0,
     estimator_params: dict | None = None,
+    speakers: np.ndarray | None = None,
+    crops_per_speaker: int | None = None,
     **options,
 ) -> NeuralNetClassifier:
     """Fit a fresh estimator on the ``train`` rows, scoring the ``validation`` rows every epoch.
 
     A frame bank trains on random crops of augmented views and validates on fixed
     windows of the clean ones; fixed-clip features train and validate on the clips.
+    With ``speakers`` (one per row) and ``crops_per_speaker``, every training speaker
+    gives that many crops per epoch (see :class:`crops.CropDataset`).
     """
     if masks["validation"].any():
         windows, owner = clip_windows(features, masks["validation"])
@@ -164,7 +169,8 @@ def fit_estimator(
     net = make_estimator(model, seed=seed, validation=validation, n_features=features.n_features if isinstance(features, FrameBank) else features.shape[-1],
                          **options, **(estimator_params or {}))  # fmt: skip
     if isinstance(features, FrameBank):
-        net.fit(CropDataset(features.subset(masks["train"]), y[masks["train"]], seed=seed), None)
+        balance = {} if speakers is None or not crops_per_speaker else {"speakers": np.asarray(speakers)[masks["train"]], "per_speaker": crops_per_speaker}
+        net.fit(CropDataset(features.subset(masks["train"]), y[masks["train"]], seed=seed, **balance), None)
     else:
         net.fit(features[masks["train"]], y[masks["train"]])
     return net
@@ -200,23 +206,34 @@ def window_logits(network: torch.nn.Module, windows: np.ndarray, batch_size: int
 
 
 def clip_proba(logits: torch.Tensor, owner: np.ndarray, n_clips: int, temperature: float = 1.0) -> np.ndarray:
-    """p(female) of each clip: the mean of its windows' probabilities, as prediction takes it."""
-    p_window = torch.softmax(logits / temperature, dim=1)[:, 1].numpy()
-    return np.bincount(owner, p_window, minlength=n_clips) / np.maximum(np.bincount(owner, minlength=n_clips), 1)
+    """p(female) of each clip from the mean of its windows' log-odds, as prediction takes it."""
+    log_odds = female_log_odds(logits.numpy())
+    mean = np.bincount(owner, log_odds, minlength=n_clips) / np.maximum(np.bincount(owner, minlength=n_clips), 1)
+    return sigmoid(mean / temperature)
 
 
-def fit_temperature(network: torch.nn.Module, features, rows: np.ndarray, y: np.ndarray) -> float:
+def speaker_weights(speakers) -> np.ndarray:
+    """1 / (the speaker's number of clips) for each clip, so that every speaker counts once."""
+    speakers = pd.Series(np.asarray(speakers))
+    return 1.0 / speakers.map(speakers.value_counts()).to_numpy(dtype=float)
+
+
+def fit_temperature(network: torch.nn.Module, features, rows: np.ndarray, y: np.ndarray, speakers=None) -> float:
     """Set the network's temperature to the one that best predicts these clips' labels (least log loss).
 
     Fitted on validation speakers, never test ones; a single number, so it cannot overfit them.
+    With ``speakers`` (one per clip) every speaker weighs the same, however many clips
+    they have: otherwise fifty AudioMNIST digits of one speaker outweigh fifty
+    LibriSpeech readers, and long recordings come out miscalibrated.
     """
     windows, owner = clip_windows(features, rows)
     logits = window_logits(network, windows)
+    weight = np.ones(len(y)) if speakers is None else speaker_weights(speakers)
     temperatures = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
     losses = []
     for t in temperatures:
         p = np.clip(clip_proba(logits, owner, len(y), t), 1e-6, 1 - 1e-6)
-        losses.append(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        losses.append(-np.sum(weight * (y * np.log(p) + (1 - y) * np.log(1 - p))))
     best = float(temperatures[int(np.argmin(losses))])
     network.temperature.fill_(best)
     return best
@@ -283,7 +300,8 @@ def train_run(
     history = history_frame(net)
     metrics = {"train_seconds": round(float(history["dur"].sum()), 1), "epochs_run": len(history)}
     if calibrate and masks["validation"].any():
-        metrics["temperature"] = fit_temperature(net.module_, features, masks["validation"], y[masks["validation"]])
+        validation = masks["validation"]
+        metrics["temperature"] = fit_temperature(net.module_, features, validation, y[validation], clips["speaker"].to_numpy()[validation])
     predictions = None
     for role in ("validation", "test"):
         if masks[role].any():
