@@ -50,17 +50,6 @@ def test_crop_dataset_gives_more_crops_to_long_clips_and_fresh_ones_each_visit()
     assert isinstance(bank.subset(np.array([True, False])), FrameBank) and bank.subset(np.array([1])).n_clips == 1
 
 
-def test_with_speakers_every_speaker_gives_the_same_number_of_crops():
-    # speaker a: two short clips; speaker b: one long one, which alone would give 4 crops to a's 2
-    bank = _bank_of([harmonic_tone(120, 1.0), harmonic_tone(130, 1.0), harmonic_tone(220, 4.0)])
-    dataset = CropDataset(bank, np.array([0, 0, 1]), speakers=np.array(["a", "a", "b"]), per_speaker=50)
-    assert len(dataset) == 100 and list(np.bincount(dataset.labels())) == [50, 50]
-    drawn = np.array([dataset._clip(i) for i in range(len(dataset))])
-    assert (drawn[dataset.labels() == 1] == 2).all()  # b's crops all come from b's clip
-    assert {0, 1} <= set(drawn[:50]) and set(drawn[:50]) <= {0, 1}  # a's from both of a's
-    assert [dataset[i][1] for i in (0, 99)] == [0, 1]
-
-
 def test_frame_bank_of_real_files_is_cached(tmp_path):
     clips = read_manifest(SAMPLES)
     clips = clips[clips["gender"] != "none"].head(3)

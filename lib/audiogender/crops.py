@@ -149,48 +149,28 @@ def crops_per_clip(seconds: np.ndarray, most: int = 6) -> np.ndarray:
 class CropDataset(torch.utils.data.Dataset):
     """Random 1 s crops of random views: a fresh example every time a clip is visited.
 
-    Without ``speakers``, each clip appears ``crops_per_clip`` times per epoch, so long
-    clips give more examples, but no more than ``most`` each. With ``speakers``, every
-    speaker gives ``per_speaker`` crops per epoch, each from one of their clips drawn
-    in proportion to ``crops_per_clip``: a LibriSpeech reader with one long utterance
-    then counts as much as an AudioMNIST speaker with fifty digits, because it is
-    unheard speakers, not unheard clips, that the model must generalise to.
+    Each clip appears ``crops_per_clip`` times per epoch, so long clips give more
+    examples, but no more than ``most`` each, so one long corpus does not drown the rest.
     """
 
-    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = 6, seed: int = 0, speakers=None, per_speaker: int = 16):
+    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = 6, seed: int = 0):
         self.bank, self.y = bank, np.asarray(y, dtype=np.int64)
-        weight = crops_per_clip(bank.seconds(), most)
-        if speakers is None:
-            self.pools = None
-            self.index = np.repeat(np.arange(bank.n_clips), weight)
-        else:
-            codes, _ = pd.factorize(np.asarray(speakers))
-            self.pools = [np.flatnonzero(codes == s) for s in range(codes.max(initial=-1) + 1)]
-            self.chances = [weight[pool] / weight[pool].sum() for pool in self.pools]
-            self.index = np.repeat(np.arange(len(self.pools)), per_speaker)
+        self.index = np.repeat(np.arange(bank.n_clips), crops_per_clip(bank.seconds(), most))
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def _clip(self, i: int) -> int:
-        if self.pools is None:
-            return int(self.index[i])
-        speaker = self.index[i]
-        return int(self.rng.choice(self.pools[speaker], p=self.chances[speaker]))
-
     def __getitem__(self, i: int):
-        clip = self._clip(i)
+        clip = int(self.index[i])
         view = int(self.rng.integers(self.bank.n_views))
         starts = self.bank.starts[clip][view]
         start = int(starts[self.rng.integers(len(starts))])
         return self.bank.crop(clip, view, start), self.y[clip]
 
     def labels(self) -> np.ndarray:
-        """The label of every example in an epoch (for class weights); a speaker's is that of their first clip."""
-        if self.pools is None:
-            return self.y[self.index]
-        return self.y[[pool[0] for pool in self.pools]][self.index]
+        """The label of every example in an epoch (for class weights)."""
+        return self.y[self.index]
 
     def sample_features(self, n: int = 2000) -> np.ndarray:
         """Crops of clean views, for fitting the feature standardisation."""

@@ -77,7 +77,7 @@ def crossval_default(
     p, silent, fold_of, models = np.full(len(clips), np.nan), np.zeros(len(clips), bool), test_folds(clips, splits), []
     for k, split in enumerate(tqdm(splits, desc="default, folds", disable=not progress)):
         masks = role_masks(clips, split)
-        net = fit_estimator(bank, y, masks, device=device, seed=k, speakers=clips["speaker"].to_numpy(), **recipe)
+        net = fit_estimator(bank, y, masks, device=device, seed=k, **recipe)
         validation = masks["validation"]
         fit_temperature(net.module_, bank, validation, y[validation], clips["speaker"].to_numpy()[validation])
         classifier = GenderClassifier(net.module_, FeatureConfig("logmel", n_mels=bank.n_features), device=device)

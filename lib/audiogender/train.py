@@ -150,16 +150,12 @@ def fit_estimator(
     model: str = "default",
     seed: int = 0,
     estimator_params: dict | None = None,
-    speakers: np.ndarray | None = None,
-    crops_per_speaker: int | None = None,
     **options,
 ) -> NeuralNetClassifier:
     """Fit a fresh estimator on the ``train`` rows, scoring the ``validation`` rows every epoch.
 
     A frame bank trains on random crops of augmented views and validates on fixed
     windows of the clean ones; fixed-clip features train and validate on the clips.
-    With ``speakers`` (one per row) and ``crops_per_speaker``, every training speaker
-    gives that many crops per epoch (see :class:`crops.CropDataset`).
     """
     if masks["validation"].any():
         windows, owner = clip_windows(features, masks["validation"])
@@ -169,8 +165,7 @@ def fit_estimator(
     net = make_estimator(model, seed=seed, validation=validation, n_features=features.n_features if isinstance(features, FrameBank) else features.shape[-1],
                          **options, **(estimator_params or {}))  # fmt: skip
     if isinstance(features, FrameBank):
-        balance = {} if speakers is None or not crops_per_speaker else {"speakers": np.asarray(speakers)[masks["train"]], "per_speaker": crops_per_speaker}
-        net.fit(CropDataset(features.subset(masks["train"]), y[masks["train"]], seed=seed, **balance), None)
+        net.fit(CropDataset(features.subset(masks["train"]), y[masks["train"]], seed=seed), None)
     else:
         net.fit(features[masks["train"]], y[masks["train"]])
     return net
