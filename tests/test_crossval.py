@@ -53,6 +53,8 @@ def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
     assert len(default) == len(clips) and len(models) == 3
     assert default["p_female"].between(0, 1).all() and set(default["fold"]) == {0, 1, 2}
     assert all(float(m.temperature) > 0 for m in models)
+    again, _ = crossval.crossval_default(clips, bank, splits, device="cpu", progress=False, epochs=2, patience=None, training_seed=1)
+    assert (again["fold"] == default["fold"]).all() and not np.allclose(again["p_female"], default["p_female"])  # same folds, other luck
 
     result = crossval.CrossValidation(pd.concat([pitch, seed, default]), splits, models)
     folder = crossval.save_crossval(result, tmp_path / "outputs")

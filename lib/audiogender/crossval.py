@@ -63,7 +63,7 @@ def whole_clip_proba(classifier: GenderClassifier, paths) -> np.ndarray:
 
 
 def crossval_default(
-    clips: pd.DataFrame, bank: FrameBank, splits: list[dict], device: str = "auto", progress: bool = True, **recipe
+    clips: pd.DataFrame, bank: FrameBank, splits: list[dict], device: str = "auto", progress: bool = True, training_seed: int = 0, **recipe
 ) -> tuple[pd.DataFrame, list[torch.nn.Module]]:
     """Out-of-fold predictions of the default recipe, and the fold models.
 
@@ -71,13 +71,15 @@ def crossval_default(
     epoch and is calibrated on its validation speakers, and scores its test speakers'
     whole clips. A clip in which voice detection finds too little speech is scored on
     its loudest second instead, so every clip is counted (``no_answer`` marks them).
+    Another ``training_seed`` draws other initial weights and crops on the same folds,
+    which shows how much of a difference between recipes is luck.
     """
     recipe = {**DEFAULT_RECIPE, **recipe}
     y = labels(clips["gender"])
     p, silent, fold_of, models = np.full(len(clips), np.nan), np.zeros(len(clips), bool), test_folds(clips, splits), []
     for k, split in enumerate(tqdm(splits, desc="default, folds", disable=not progress)):
         masks = role_masks(clips, split)
-        net = fit_estimator(bank, y, masks, device=device, seed=k, **recipe)
+        net = fit_estimator(bank, y, masks, device=device, seed=k + 1000 * training_seed, **recipe)
         validation = masks["validation"]
         fit_temperature(net.module_, bank, validation, y[validation], clips["speaker"].to_numpy()[validation])
         classifier = GenderClassifier(net.module_, FeatureConfig("logmel", n_mels=bank.n_features), device=device)
@@ -164,6 +166,7 @@ def run_crossval(
     cache_dir: str | os.PathLike | None = "data/cache",
     progress: bool = True,
     reuse_from: str | os.PathLike | None = None,
+    training_seed: int = 0,
     **recipe,
 ) -> CrossValidation:
     """Every method in ``methods`` on the same speaker-disjoint folds (see the module's docstring).
@@ -196,7 +199,7 @@ def run_crossval(
         tables.append(voice2gender_predictions(clips, p, splits))
     if "default" in methods:
         bank = load_frame_bank(clips, n_views=n_views, seed=seed, cache_dir=cache_dir, progress=progress)
-        table, result.models = crossval_default(clips, bank, splits, device, progress, **recipe)
+        table, result.models = crossval_default(clips, bank, splits, device, progress, training_seed, **recipe)
         tables.append(table)
     result.predictions = pd.concat(tables, ignore_index=True)
     return result
