@@ -200,11 +200,15 @@ def window_logits(network: torch.nn.Module, windows: np.ndarray, batch_size: int
     return torch.cat(out).cpu() if out else torch.zeros((0, 2))
 
 
+def clip_log_odds(logits: torch.Tensor, owner: np.ndarray, n_clips: int) -> np.ndarray:
+    """Each clip's mean over its windows of the (uncalibrated) log-odds of female, as prediction pools them."""
+    log_odds = female_log_odds(logits.numpy())
+    return np.bincount(owner, log_odds, minlength=n_clips) / np.maximum(np.bincount(owner, minlength=n_clips), 1)
+
+
 def clip_proba(logits: torch.Tensor, owner: np.ndarray, n_clips: int, temperature: float = 1.0) -> np.ndarray:
     """p(female) of each clip from the mean of its windows' log-odds, as prediction takes it."""
-    log_odds = female_log_odds(logits.numpy())
-    mean = np.bincount(owner, log_odds, minlength=n_clips) / np.maximum(np.bincount(owner, minlength=n_clips), 1)
-    return sigmoid(mean / temperature)
+    return sigmoid(clip_log_odds(logits, owner, n_clips) / temperature)
 
 
 def speaker_weights(speakers) -> np.ndarray:
@@ -222,12 +226,12 @@ def fit_temperature(network: torch.nn.Module, features, rows: np.ndarray, y: np.
     LibriSpeech readers, and long recordings come out miscalibrated.
     """
     windows, owner = clip_windows(features, rows)
-    logits = window_logits(network, windows)
+    log_odds = clip_log_odds(window_logits(network, windows), owner, len(y))  # the temperature only divides these
     weight = np.ones(len(y)) if speakers is None else speaker_weights(speakers)
     temperatures = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
     losses = []
     for t in temperatures:
-        p = np.clip(clip_proba(logits, owner, len(y), t), 1e-6, 1 - 1e-6)
+        p = np.clip(sigmoid(log_odds / t), 1e-6, 1 - 1e-6)
         losses.append(-np.sum(weight * (y * np.log(p) + (1 - y) * np.log(1 - p))))
     best = float(temperatures[int(np.argmin(losses))])
     network.temperature.fill_(best)
