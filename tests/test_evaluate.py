@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,3 +22,13 @@ def test_per_speaker_accuracy_and_vote():
     assert speakers.loc["b", "accuracy"] == pytest.approx(0.5) and speakers.loc["b", "voted"] == "male"
     assert summary(predictions)["speaker_balanced_accuracy"] == 1.0
     assert confusion_table(predictions).loc["true female", "predicted male"] == 1
+
+
+def test_speaker_vote_pools_log_odds_not_probabilities():
+    # three clips lean female (0.7) and one is surely male (0.02): the mean probability (0.53) says female,
+    # the mean log-odds (3 x 0.85 - 3.89) / 4 = -0.34 says male, as one 4-window recording would be judged
+    predictions = pd.DataFrame({"speaker": ["a"] * 4, "gender": ["male"] * 4, "p_female": [0.7, 0.7, 0.7, 0.02]})
+    speaker = per_speaker(predictions).iloc[0]
+    expected = 1 / (1 + np.exp(-np.mean(np.log(predictions["p_female"] / (1 - predictions["p_female"])))))
+    assert speaker["p_female"] == pytest.approx(expected) and speaker["p_female"] < 0.5
+    assert speaker["voted"] == "male" and speaker["voted_correct"]

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score, roc_auc_score
 
 from .data import GENDERS, labels
+from .runtime import sigmoid
 
 CALIBRATION_BINS = 10
 
@@ -52,15 +53,27 @@ def expected_calibration_error(y_true, p_female, n_bins: int = CALIBRATION_BINS)
     return float(np.sum(table["clips"] * np.abs(table["predicted"] - table["observed"])) / table["clips"].sum())
 
 
-def per_speaker(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """Accuracy of each speaker's clips, and the speaker-level vote (mean p(female)).
+def log_odds(p_female, eps: float = 1e-6) -> np.ndarray:
+    """log(p / (1 - p)), with p kept off 0 and 1 so that the log-odds stay finite."""
+    p = np.clip(np.asarray(p_female, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
 
+
+def per_speaker(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Accuracy of each speaker's clips, and the speaker-level vote.
+
+    The vote is sigmoid(mean log-odds of the speaker's clips), the way a recording
+    pools its windows (:meth:`GenderClassifier.predict`), so speakers and recordings are
+    judged alike; a mean of probabilities is pulled towards 0.5 by every hesitant clip.
     ``predictions`` has columns ``speaker``, ``gender`` and ``p_female``, one row per clip.
     """
-    table = predictions.assign(correct=(predictions["p_female"] >= threshold) == (predictions["gender"] == "female"))
-    speakers = table.groupby("speaker").agg(
-        gender=("gender", "first"), clips=("p_female", "size"), accuracy=("correct", "mean"), p_female=("p_female", "mean")
+    table = predictions.assign(
+        correct=(predictions["p_female"] >= threshold) == (predictions["gender"] == "female"), log_odds=log_odds(predictions["p_female"])
     )
+    speakers = table.groupby("speaker").agg(
+        gender=("gender", "first"), clips=("p_female", "size"), accuracy=("correct", "mean"), log_odds=("log_odds", "mean")
+    )
+    speakers["p_female"] = sigmoid(speakers.pop("log_odds"))
     speakers["voted"] = np.where(speakers["p_female"] >= threshold, "female", "male")
     speakers["voted_correct"] = speakers["voted"] == speakers["gender"]
     return speakers.sort_values(["gender", "accuracy"]).reset_index()
@@ -86,7 +99,7 @@ def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 
 
     ``predictions`` has one row per clip and method: ``method``, ``speaker``,
     ``gender``, ``p_female`` and the ``by`` column. At speaker level each speaker's
-    clips are voted together (mean p(female)); ``speakers_wrong`` lists those the vote gets wrong.
+    clips are voted together (mean log-odds, see :func:`per_speaker`); ``speakers_wrong`` lists those the vote gets wrong.
     """
     rows = []
     for method, clips in predictions.groupby("method", sort=False):
