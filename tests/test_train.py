@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 
 from audiogender import train
@@ -106,3 +107,24 @@ def test_calibration_sets_a_temperature_that_lowers_the_validation_log_loss():
     assert ((after >= 0.5) == (before >= 0.5)).all()  # a temperature never changes a decision
     windows, owner = clip_windows(features, rows)
     assert window_logits(net.module_, windows).shape == (len(y), 2) and list(owner) == list(rows)
+
+
+def test_calibration_sharpens_right_but_timid_log_odds_below_a_quarter():
+    # log-odds of +-0.3 that are always right want a temperature far below 1 (the old grid stopped at 0.25)
+    from audiogender.model import Calibrated
+    from audiogender.train import TEMPERATURE_RANGE, fit_temperature
+
+    class Timid(Calibrated):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.3))
+
+        def logits(self, x):
+            sign = x[:, 0, 0]  # +1 for female, -1 for male
+            return torch.stack([-sign, sign], dim=1) * self.scale / 2
+
+    y = np.array([0, 1] * 20)
+    features = np.zeros((len(y), 4, 1), np.float32)
+    features[:, 0, 0] = 2 * y - 1
+    temperature = fit_temperature(Timid(), features, np.arange(len(y)), y)
+    assert TEMPERATURE_RANGE[0] <= temperature < 0.1

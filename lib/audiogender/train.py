@@ -33,6 +33,10 @@ from .runtime import female_log_odds, sigmoid
 from .splits import check_disjoint, role_masks
 
 
+# temperatures fit_temperature chooses from (log-spaced); pooled log-odds of long recordings may want sharpening well below 1
+TEMPERATURE_RANGE = (0.05, 10.0)
+
+
 class Seed(Callback):
     """Seed torch before the weights are drawn, so a run can be repeated exactly."""
 
@@ -228,7 +232,7 @@ def fit_temperature(network: torch.nn.Module, features, rows: np.ndarray, y: np.
     windows, owner = clip_windows(features, rows)
     log_odds = clip_log_odds(window_logits(network, windows), owner, len(y))  # the temperature only divides these
     weight = np.ones(len(y)) if speakers is None else speaker_weights(speakers)
-    temperatures = np.exp(np.linspace(np.log(0.25), np.log(8.0), 61))
+    temperatures = np.exp(np.linspace(np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1]), 101))
     losses = []
     for t in temperatures:
         p = np.clip(sigmoid(log_odds / t), 1e-6, 1 - 1e-6)
