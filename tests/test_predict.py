@@ -7,6 +7,7 @@ import soxr
 
 import audiogender
 from audiogender import load_audio
+from audiogender.audio import stream_audio
 from audiogender.data import read_manifest
 from audiogender.predict import NO_VOICE
 from helpers import AUDIOMNIST_SAMPLE, SAMPLES, SHARED, harmonic_tone
@@ -97,6 +98,20 @@ def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
     timeline = model.segment(tmp_path / "long.wav")
     assert timeline.prediction == answer  # one pass gives the timeline and the whole answer
     assert timeline.segments[-1].end > 70 and all(a.end <= b.start for a, b in zip(timeline.segments, timeline.segments[1:]))
+
+
+def test_a_long_file_in_a_batch_is_read_once_and_answered_as_alone(model, tmp_path, monkeypatch):
+    import audiogender.predict as predict_module
+
+    woman = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
+    sf.write(tmp_path / "long.wav", np.tile(np.concatenate([woman, np.zeros(8_000, np.float32)]), 25), 16_000, subtype="PCM_16")
+    paths = [SAMPLES / "cmu_arctic_us_aew_a0001.wav", tmp_path / "long.wav"]
+    alone = [model.predict(p) for p in paths]
+    opened = []
+    monkeypatch.setattr(predict_module, "stream_audio", lambda path, **kw: opened.append(str(path)) or stream_audio(path, **kw))
+    batched = list(model.predict_files(paths, n_jobs=2))
+    assert sorted(opened) == sorted(map(str, paths))  # each file decoded once, the long one too
+    assert [b.to_dict() for b in batched] == [a.to_dict() for a in alone]
 
 
 def test_files_in_parallel_give_the_same_answers_in_order(model, tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -222,7 +223,10 @@ class GenderClassifier:
         a file is read a block at a time, as in :meth:`predict`. The timeline's
         ``prediction`` is the whole recording's answer, from the same windows.
         """
-        path, blocks = self._blocks(audio, sample_rate)
+        return self._timeline(*self._blocks(audio, sample_rate))
+
+    def _timeline(self, path: str | None, blocks) -> Timeline:
+        """:meth:`segment` of a recording given as an iterator of 16 kHz blocks."""
         segments, log_odds_sum, n_windows, speech, offset = [], 0.0, 0, 0.0, 0
         for voiced in self._voiced_blocks(blocks):
             log_odds = self.log_odds_features(voiced.features)
@@ -275,8 +279,8 @@ class GenderClassifier:
 
         ``n_jobs`` threads (default: one per core) read each file, find its speech and
         take its features, while the network judges the windows of the batch before,
-        ``batch_size`` files at once. A file longer than one 60 s block goes through
-        :meth:`predict` block by block. A file that fails gets a Prediction with its
+        ``batch_size`` files at once. A file longer than one 60 s block is judged block by
+        block, as :meth:`predict` does, by the thread that reads it. A file that fails gets a Prediction with its
         error, and the rest go on.
         """
         paths = list(paths)
@@ -288,12 +292,15 @@ class GenderClassifier:
                 yield from self._judge_batch(batch, [f.result() for f in ready])
 
     def _prepare_file(self, path) -> tuple[str, object]:
-        """("short", VoicedBlock) for a file of one block, ("long", None) for a longer one, ("error", reason) if unreadable."""
+        """("short", VoicedBlock) for a file of one block, to be judged with its batch;
+        ("done", Prediction) for a longer one, judged here block by block as it is read (once);
+        ("error", reason) if it cannot be read."""
         blocks = stream_audio(path)
         try:
             first = next(blocks)
-            if next(blocks, None) is not None:
-                return "long", None
+            second = next(blocks, None)
+            if second is not None:
+                return "done", self._timeline(str(path), chain([first, second], blocks)).prediction
         except AudioError as error:
             return "error", error.reason
         finally:
@@ -301,7 +308,7 @@ class GenderClassifier:
         return "short", self._voiced(first)
 
     def _judge_batch(self, paths: list, prepared: list[tuple[str, object]]) -> list[Prediction]:
-        """The network on all windows of a batch's short files at once; long files one by one."""
+        """The network on all windows of a batch's short files at once; long files were judged as they were read."""
         voiced = [value for kind, value in prepared if kind == "short"]
         features = [v.features for v in voiced if len(v.features)]
         log_odds = self.log_odds_features(np.concatenate(features)) if features else np.zeros(0)
@@ -310,18 +317,12 @@ class GenderClassifier:
         for path, (kind, value) in zip(paths, prepared):
             if kind == "error":
                 answers.append(Prediction.failed(path, value))
-            elif kind == "long":
-                answers.append(self._predict_or_error(path))
+            elif kind == "done":
+                answers.append(value)
             else:
                 v, a, b = next(shorts)
                 answers.append(self._answer(str(path), float(log_odds[a:b].sum()), b - a, v.speech_seconds, v.samples))
         return answers
-
-    def _predict_or_error(self, path) -> Prediction:
-        try:
-            return self.predict(path)
-        except AudioError as error:
-            return Prediction.failed(path, error.reason)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto", **options) -> GenderClassifier:
