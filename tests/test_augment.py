@@ -57,6 +57,12 @@ def test_world_moves_the_pitch_and_keeps_the_length():
     assert _spectrum_peak(shifted, 60, 400) == pytest.approx(180, abs=10)
 
 
+@pytest.mark.parametrize("f0", [110, 210])
+def test_world_moves_the_median_pitch_to_a_target_whoever_speaks(f0):
+    shifted = augment.shift_pitch(harmonic_tone(f0, amplitude=0.5), target_hz=160)
+    assert _spectrum_peak(shifted, 60, 400) == pytest.approx(160, abs=10)
+
+
 def test_augmenter_is_repeatable_and_keeps_length():
     tone = harmonic_tone(200)
     a = augment.Augmenter(p_pitch=0.0)(tone, np.random.default_rng(3))

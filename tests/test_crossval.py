@@ -73,3 +73,22 @@ def test_an_earlier_run_is_reused_for_the_methods_not_rerun_and_refused_on_other
     assert crossval.reused_predictions(folder, clips, splits, exclude=["old"]).empty
     with pytest.raises(ValueError, match="folds"):
         crossval.reused_predictions(folder, clips, group_kfold_splits(clips, 4))
+    again = crossval.run_crossval(clips, [], n_folds=3, reuse_from=folder, cache_dir=None, progress=False)  # re-score only, nothing retrained
+    assert again.models == [] and sorted(again.predictions["p_female"]) == sorted(pitch["p_female"])
+
+
+def test_the_augmenter_given_makes_the_default_models_views(tmp_path, monkeypatch):
+    class Stop(Exception):
+        pass
+
+    asked = {}
+
+    def bank_spy(clips, **options):
+        asked.update(options)
+        raise Stop
+
+    monkeypatch.setattr(crossval, "load_frame_bank", bank_spy)
+    mine = Augmenter(p_pitch=0.9, pitch_target_hz=(100.0, 240.0))
+    with pytest.raises(Stop):
+        crossval.run_crossval(_corpus(tmp_path), ["default"], n_folds=3, cache_dir=None, progress=False, augmenter=mine)
+    assert asked["augmenter"] == mine

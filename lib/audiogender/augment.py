@@ -93,8 +93,8 @@ def codec(audio: np.ndarray, format: str = "MP3") -> np.ndarray:
     return (decoded * peak / 0.9).astype(np.float32)
 
 
-def shift_pitch(audio: np.ndarray, factor: float, frame_ms: float = 5.0) -> np.ndarray:
-    """Multiply the pitch by ``factor`` with the WORLD vocoder, keeping the spectral envelope.
+def shift_pitch(audio: np.ndarray, factor: float | None = None, frame_ms: float = 5.0, target_hz: float | None = None) -> np.ndarray:
+    """Multiply the pitch by ``factor``, or move its median to ``target_hz``, with the WORLD vocoder, keeping the spectral envelope.
 
     WORLD splits speech into pitch, envelope and aperiodicity; only the pitch is
     changed before resynthesis, so formants (what says "male" or "female") stay put.
@@ -108,6 +108,9 @@ def shift_pitch(audio: np.ndarray, factor: float, frame_ms: float = 5.0) -> np.n
     f0 = pyworld.stonemask(x, f0, times, SAMPLE_RATE)
     envelope = pyworld.cheaptrick(x, f0, times, SAMPLE_RATE)
     aperiodicity = pyworld.d4c(x, f0, times, SAMPLE_RATE)
+    if target_hz is not None:
+        voiced = f0[f0 > 0]
+        factor = target_hz / float(np.median(voiced)) if voiced.size else 1.0
     y = pyworld.synthesize(f0 * factor, envelope, aperiodicity, SAMPLE_RATE, frame_ms)
     return np.pad(y, (0, max(0, audio.size - y.size)))[: audio.size].astype(np.float32)
 
@@ -123,6 +126,7 @@ class Augmenter:
 
     p_pitch: float = 0.3
     pitch_range: tuple[float, float] = (0.85, 1.4)
+    pitch_target_hz: tuple[float, float] | None = None  # if set, the median pitch is moved to a random value here, whoever speaks
     p_reverb: float = 0.3
     rt60_range: tuple[float, float] = (0.15, 0.8)
     p_noise: float = 0.5
@@ -135,7 +139,10 @@ class Augmenter:
         """One random augmentation of a 16 kHz waveform, of the same length."""
         audio = np.asarray(audio, dtype=np.float32)
         if rng.random() < self.p_pitch:
-            audio = shift_pitch(audio, float(np.exp(rng.uniform(*np.log(self.pitch_range)))))
+            if self.pitch_target_hz is None:
+                audio = shift_pitch(audio, float(np.exp(rng.uniform(*np.log(self.pitch_range)))))
+            else:
+                audio = shift_pitch(audio, target_hz=float(np.exp(rng.uniform(*np.log(self.pitch_target_hz)))))
         if rng.random() < self.p_reverb:
             audio = reverberate(audio, float(rng.uniform(*self.rt60_range)), rng)
         if rng.random() < self.p_noise:
