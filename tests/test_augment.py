@@ -69,3 +69,10 @@ def test_augmenter_is_repeatable_and_keeps_length():
     b = augment.Augmenter(p_pitch=0.0)(tone, np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
     assert a.shape == tone.shape and np.all(np.isfinite(a))
+
+
+def test_augmenter_from_notebook_options():
+    made = augment.Augmenter.from_options({"p_pitch": 0.6, "pitch_range": [0.7, 1.5]})
+    assert made == augment.Augmenter(p_pitch=0.6, pitch_range=(0.7, 1.5)) and augment.Augmenter.from_options(None) == augment.Augmenter()
+    with pytest.raises(ValueError, match="p_pitchh"):
+        augment.Augmenter.from_options({"p_pitchh": 0.6})

@@ -135,6 +135,18 @@ class Augmenter:
     p_codec: float = 0.1
     gain_range: tuple[float, float] = (-20.0, 6.0)
 
+    @classmethod
+    def from_options(cls, options: dict | None) -> "Augmenter":
+        """An Augmenter from a notebook parameter such as ``{"p_pitch": 0.6, "pitch_range": [0.7, 1.5]}``.
+
+        Lists (what YAML and papermill give) become tuples; an unknown name is refused.
+        """
+        options = dict(options or {})
+        unknown = set(options) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown augmentation options {sorted(unknown)}: use some of {', '.join(cls.__dataclass_fields__)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
     def __call__(self, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random augmentation of a 16 kHz waveform, of the same length."""
         audio = np.asarray(audio, dtype=np.float32)
