@@ -61,6 +61,8 @@ def test_world_moves_the_pitch_and_keeps_the_length():
 def test_world_moves_the_median_pitch_to_a_target_whoever_speaks(f0):
     shifted = augment.shift_pitch(harmonic_tone(f0, amplitude=0.5), target_hz=160)
     assert _spectrum_peak(shifted, 60, 400) == pytest.approx(160, abs=10)
+    with pytest.raises(ValueError, match="either"):
+        augment.shift_pitch(harmonic_tone(f0), 1.2, target_hz=160)
 
 
 def test_augmenter_is_repeatable_and_keeps_length():

@@ -99,6 +99,8 @@ def shift_pitch(audio: np.ndarray, factor: float | None = None, frame_ms: float 
     WORLD splits speech into pitch, envelope and aperiodicity; only the pitch is
     changed before resynthesis, so formants (what says "male" or "female") stay put.
     """
+    if (factor is None) == (target_hz is None):
+        raise ValueError("shift_pitch takes either a factor or a target_hz")
     with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources
         warnings.simplefilter("ignore", UserWarning)
         import pyworld

@@ -279,9 +279,9 @@ class GenderClassifier:
 
         ``n_jobs`` threads (default: one per core) read each file, find its speech and
         take its features, while the network judges the windows of the batch before,
-        ``batch_size`` files at once. A file longer than one 60 s block is judged block by
-        block, as :meth:`predict` does, by the thread that reads it. A file that fails gets a Prediction with its
-        error, and the rest go on.
+        ``batch_size`` files at once. A file longer than one 60 s block is judged block
+        by block, as :meth:`predict` does, by the thread that reads it. A file that
+        fails gets a Prediction with its error, and the rest go on.
         """
         paths = list(paths)
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
