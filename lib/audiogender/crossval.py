@@ -168,7 +168,7 @@ def run_crossval(
     progress: bool = True,
     reuse_from: str | os.PathLike | None = None,
     training_seed: int = 0,
-    augmenter: Augmenter | None = None,
+    augmenter: Augmenter = Augmenter(),
     **recipe,
 ) -> CrossValidation:
     """Every method in ``methods`` on the same speaker-disjoint folds (see the module's docstring).
@@ -178,7 +178,7 @@ def run_crossval(
     ``reuse_from`` (an earlier ``crossval_N`` folder on the same clips and folds)
     keeps its predictions for every method it holds that is not in ``methods``,
     so a fixed baseline can be re-run without retraining the networks.
-    ``augmenter`` makes the default model's augmented views (default: :class:`Augmenter`'s defaults).
+    ``augmenter`` makes the default model's augmented views.
     """
     methods = [methods] if isinstance(methods, str) else list(methods)
     unknown = set(methods) - set(METHODS)
@@ -201,7 +201,7 @@ def run_crossval(
         p = per_clip_cached(clips, file_voice2gender, "voice2gender-0.1.1", "voice2gender", cache_dir, progress=progress)
         tables.append(voice2gender_predictions(clips, p, splits))
     if "default" in methods:
-        bank = load_frame_bank(clips, n_views=n_views, augmenter=augmenter or Augmenter(), seed=seed, cache_dir=cache_dir, progress=progress)
+        bank = load_frame_bank(clips, n_views=n_views, augmenter=augmenter, seed=seed, cache_dir=cache_dir, progress=progress)
         table, result.models = crossval_default(clips, bank, splits, device, progress, training_seed, **recipe)
         tables.append(table)
     result.predictions = pd.concat(tables, ignore_index=True)
