@@ -33,9 +33,9 @@ notebooks: install
 	$(PAPERMILL) notebooks/01_preprocess.ipynb book/01_preprocess.ipynb $(DATA_PARAM)
 	$(PAPERMILL) notebooks/02_split.ipynb book/02_split.ipynb $(DATA_PARAM)
 	$(PAPERMILL) notebooks/03_search.ipynb book/03_search.ipynb $(DATA_PARAM) -p n_jobs $(SEARCH_JOBS)
-	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_seed.ipynb $(DATA_PARAM) -p model seed -p epochs 25 -p restore_best False
+	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_seed.ipynb $(DATA_PARAM) -p recipe seed
 	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_searched.ipynb $(DATA_PARAM) -p params_from latest
-	$(PAPERMILL) notebooks/04_train.ipynb book/04_train.ipynb $(DATA_PARAM) -p model default
+	$(PAPERMILL) notebooks/04_train.ipynb book/04_train.ipynb $(DATA_PARAM) -p recipe default
 	$(PAPERMILL) notebooks/05_evaluate.ipynb book/05_evaluate.ipynb $(DATA_PARAM)
 	$(PAPERMILL) notebooks/06_predict.ipynb book/06_predict.ipynb
 
@@ -51,7 +51,7 @@ SHIP_DATA ?= ../shared/data/audiomnist-az,../shared/data/librispeech-251,../shar
 model: install
 	$(PAPERMILL) notebooks/01_preprocess.ipynb /dev/null -p data_dir "$(SHIP_DATA)"
 	$(PAPERMILL) notebooks/02_split.ipynb /dev/null -p data_dir "$(SHIP_DATA)" -p n_folds 5 -p splits_file outputs/shipped/splits.json
-	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_shipped.ipynb -p data_dir "$(SHIP_DATA)" -p splits_file outputs/shipped/splits.json -p outputs_dir outputs/shipped -p fold all
+	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_shipped.ipynb -p data_dir "$(SHIP_DATA)" -p recipe default -p splits_file outputs/shipped/splits.json -p outputs_dir outputs/shipped -p fold all
 	run="$$(ls -d outputs/shipped/run_* | sort -t_ -k2 -n | tail -1)"; \
 	cp "$$run/model.pt" lib/audiogender/assets/default.pt && cp "$$run/model.onnx" lib/audiogender/assets/default.onnx
 

@@ -75,10 +75,10 @@ def plain_loop(paths: list[Path]) -> float:
     from audiogender import load_audio
     from audiogender.audio import prepare_clip
     from audiogender.features import compute_features
-    from audiogender.model import TorchNetwork, load_checkpoint
+    from audiogender.lab.networks import TorchNetwork, load_checkpoint
 
     module, features, _ = load_checkpoint()
-    network = TorchNetwork(module, "cpu")
+    network = TorchNetwork(module, features, "cpu")
 
     def judge(path):
         return network.log_odds(compute_features(prepare_clip(load_audio(path)), features)[None])

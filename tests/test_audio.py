@@ -10,11 +10,11 @@ from audiogender.audio import (
     find_audio_files,
     load_audio,
     loud_level,
-    stream_audio,
     normalize_level,
     pad_or_trim,
     prepare_clip,
     remove_dc,
+    stream_audio,
 )
 from helpers import SAMPLES, harmonic_tone
 

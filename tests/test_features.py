@@ -4,8 +4,8 @@ import pytest
 import scipy.fft
 import scipy.signal
 
-from audiogender.audio import load_audio, prepare_clip
-from audiogender.features import N_FRAMES, FeatureConfig, compute_features, mel_filters, mfcc, pre_emphasis
+from audiogender.audio import N_FRAMES, load_audio, prepare_clip
+from audiogender.features import FeatureConfig, compute_features, mel_filters, mfcc, pre_emphasis
 from helpers import SAMPLES
 
 

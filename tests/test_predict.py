@@ -8,7 +8,7 @@ import soxr
 import audiogender
 from audiogender import load_audio
 from audiogender.audio import stream_audio
-from audiogender.data import read_manifest
+from audiogender.lab.corpora import read_manifest
 from audiogender.predict import NO_VOICE
 from helpers import AUDIOMNIST_SAMPLE, SAMPLES, SHARED, harmonic_tone
 
@@ -76,8 +76,8 @@ def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():
 
 
 def test_a_recordings_answer_is_the_mean_log_odds_of_its_windows_not_the_mean_probability(model):
-    from audiogender.predict import voiced_block
-    from audiogender.runtime import sigmoid
+    from audiogender.labels import sigmoid
+    from audiogender.windows import voiced_block
 
     voiced = voiced_block(load_audio(SAMPLES / "3436-172162-0000.ogg"), model.features)  # 16.7 s: many windows
     log_odds = model.log_odds_features(voiced.features)
@@ -128,7 +128,7 @@ def test_batched_files_get_the_answers_one_file_at_a_time_gets(model, tmp_path):
     sf.write(tmp_path / "silence.wav", np.zeros(16_000, np.float32), 16_000)
     sf.write(tmp_path / "quiet.wav", quiet, 16_000)
     paths = sorted(SAMPLES.glob("*.ogg")) + [tmp_path / "silence.wav", tmp_path / "quiet.wav"] + sorted(SAMPLES.glob("*.wav"))
-    batched = list(model.predict_files(paths, batch_size=4))
+    batched = list(model.predict_files(paths, batch_windows=4))
     for path, answer in zip(paths, batched):
         alone = model.predict(path)
         assert (answer.label, answer.speech_seconds, answer.duration_seconds) == (alone.label, alone.speech_seconds, alone.duration_seconds)

@@ -1,58 +1,52 @@
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import audiogender
-from audiogender import load_audio
-from audiogender.audio import prepare_clip
-from audiogender.features import compute_features
-from audiogender.runtime import OnnxNetwork, onnx_twin, shipped_model_path
+from audiogender.predict import shipped_model_path
+from audiogender.runtime import ModelError, OnnxNetwork, load_network
 from helpers import SAMPLES
 
 
-def test_the_shipped_twin_is_exported_from_the_shipped_weights():
-    twin = onnx_twin(shipped_model_path())
-    assert isinstance(twin, OnnxNetwork) and twin.features.kind == "logmel"
-    assert audiogender.load_model().network.path == audiogender.load_model(device="cpu").network.path == twin.path
+def test_the_shipped_model_is_an_onnx_file_that_describes_itself():
+    network = audiogender.load_model().network
+    assert isinstance(network, OnnxNetwork) and network.path == shipped_model_path() and network.features.kind == "logmel"
+    assert network.source_sha256 and network.device == "cpu"
 
 
-def test_onnx_and_torch_give_the_same_log_odds():
-    onnx_model = audiogender.load_model()
-    pytest.importorskip("torch")
-    from audiogender.model import TorchNetwork, load_checkpoint
+def test_a_model_is_named_by_its_onnx_file_its_checkpoint_or_its_run_folder(tmp_path):
+    import shutil
 
-    network, features, _ = load_checkpoint()
-    torch_network = TorchNetwork(network, "cpu")
-    clips = [prepare_clip(load_audio(p)) for p in sorted(SAMPLES.glob("*.wav"))]
-    windows = compute_features(np.stack(clips), features)
-    longer = compute_features(np.concatenate(clips[:3])[None], features)  # any number of frames
-    for batch in (windows, longer):
-        np.testing.assert_allclose(onnx_model.network.log_odds(batch), torch_network.log_odds(batch), atol=1e-5)
+    shutil.copy(shipped_model_path(), tmp_path / "model.onnx")
+    shutil.copy(shipped_model_path().with_suffix(".pt"), tmp_path / "model.pt")
+    for name in (tmp_path, tmp_path / "model.pt", tmp_path / "model.onnx"):
+        assert load_network(name).path == tmp_path / "model.onnx"
 
 
-def test_a_stale_twin_is_not_used(tmp_path):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    from audiogender.model import build_model, save_checkpoint
+def test_missing_unreadable_twinless_and_stale_models_are_refused_clearly(tmp_path):
+    import shutil
 
-    network = build_model("default")
-    save_checkpoint(tmp_path / "model.pt", network, "default", audiogender.FeatureConfig("logmel"), note="first")
-    assert (tmp_path / "model.onnx").exists()
-    loaded = audiogender.load_model(tmp_path)
-    assert isinstance(loaded.network, OnnxNetwork) and loaded.meta == {"note": "first"}
-    with torch.no_grad():
-        network.classifier[-1].bias.add_(1.0)
-    save_checkpoint(tmp_path / "model.pt", network, "default", audiogender.FeatureConfig("logmel"), onnx=False)
-    assert onnx_twin(tmp_path / "model.pt") is None  # the twin still holds the first weights
-    assert type(audiogender.load_model(tmp_path).network).__name__ == "TorchNetwork"
+    with pytest.raises(ModelError, match="no such model file"):
+        audiogender.load_model(tmp_path / "nothing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a network")
+    with pytest.raises(ModelError, match="not a model audiogender can run"):
+        audiogender.load_model(tmp_path / "junk.onnx")
+    shutil.copy(shipped_model_path().with_suffix(".pt"), tmp_path / "model.pt")
+    with pytest.raises(ModelError, match="has no ONNX twin"):
+        audiogender.load_model(tmp_path / "model.pt")
+    shutil.copy(shipped_model_path(), tmp_path / "model.onnx")
+    (tmp_path / "model.pt").write_bytes((tmp_path / "model.pt").read_bytes() + b"\0")  # other weights than the twin's
+    with pytest.raises(ModelError, match="exported from other weights"):
+        audiogender.load_model(tmp_path / "model.pt")
 
 
-def test_classifying_a_file_never_imports_torch():
+def test_classifying_a_file_imports_neither_torch_nor_the_lab():
     code = (
-        "import sys, audiogender; m = audiogender.load_model(); "
+        "import sys, audiogender.cli; m = audiogender.load_model(); "
         f"p = m.predict({str(SAMPLES / 'p260_00000.mp3')!r}); "
-        "assert p.label == 'male', p; assert 'torch' not in sys.modules, 'torch was imported'"
+        "assert p.label == 'male', p; "
+        "heavy = sorted(n for n in sys.modules if n.split('.')[0] in ('torch', 'sklearn', 'pandas', 'librosa', 'skorch') or n == 'audiogender.lab' or n.startswith('audiogender.lab.')); "
+        "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

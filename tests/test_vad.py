@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from audiogender import load_audio
-from audiogender.predict import level_for_detection
 from audiogender.vad import CHUNK, regions_from_probabilities, speech_probabilities, speech_regions
+from audiogender.windows import level_for_detection
 from helpers import SAMPLES, harmonic_tone
 
 

@@ -16,8 +16,12 @@ import soundfile as sf
 import soxr
 
 SAMPLE_RATE = 16_000  # Hz: the one rate the model hears
+N_FFT = 400  # 25 ms analysis frames (the FFT is as long as the window)
+HOP_LENGTH = 160  # 10 ms between frames
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH  # 100
 CLIP_SECONDS = 1.0  # the seed's clip length
 N_SAMPLES = int(SAMPLE_RATE * CLIP_SECONDS)  # 16,000 samples in one clip
+N_FRAMES = 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH  # 98 frames in a 1 s clip
 TARGET_RMS = 0.05  # level the loud part of every recording is scaled to
 SILENCE_RMS = 1e-4  # below this a recording holds no signal worth judging
 BLOCK_SECONDS = 60.0  # long recordings are read and judged this much at a time
@@ -106,7 +110,7 @@ def remove_dc(audio: np.ndarray) -> np.ndarray:
     return audio - audio.mean(axis=-1, keepdims=True, dtype=np.float64).astype(audio.dtype)
 
 
-def frame_rms(audio: np.ndarray, frame_length: int = 400, hop_length: int = 160) -> np.ndarray:
+def frame_rms(audio: np.ndarray, frame_length: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
     """Root-mean-square level of each 25 ms frame (one value for a shorter recording).
 
     From a running sum of squares, so each sample is squared once however much the frames overlap.

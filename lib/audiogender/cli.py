@@ -17,9 +17,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .audio import AudioError, find_audio_files
-from .device import DEVICES
 from .files import atomic_file
 from .predict import UNCERTAIN_BAND, Prediction, load_model
+from .runtime import DEVICES
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
 
 FIELDS = ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
@@ -30,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiogender", description="Tell male from female voices in recordings.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output", "-o", metavar="FILE", help="write the results to FILE instead of standard output")
-    common.add_argument("--model", default=None, help="a model.pt or run folder (default: the model shipped in the package)")
-    common.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs: auto and cpu run the model's ONNX twin on the CPU when it has one, "
-                        "cuda and mps run it with torch (default: %(default)s)")  # fmt: skip
+    common.add_argument("--model", default=None, help="an exported model: a .onnx file, a .pt with its .onnx twin, or a run folder "
+                        "(default: the model shipped in the package)")  # fmt: skip
+    common.add_argument("--device", choices=DEVICES, default="auto", help="where ONNX Runtime runs the network: auto uses a CUDA GPU "
+                        "if onnxruntime-gpu sees one, else the CPU (default: %(default)s)")  # fmt: skip
     common.add_argument("--min-speech", type=float, default=MIN_SPEECH_SECONDS, metavar="SECONDS",
                         help="less speech than this answers 'no voice' (default: %(default)s)")  # fmt: skip
     common.add_argument("--vad-threshold", type=float, default=VAD_THRESHOLD, metavar="P",

@@ -14,16 +14,13 @@ from importlib import resources
 
 import numpy as np
 
-from .audio import N_SAMPLES, SAMPLE_RATE
+from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
 
 PRE_EMPHASIS = 0.97
-N_FFT = 400  # 25 ms at 16 kHz; the FFT is as long as the window
-HOP_LENGTH = 160  # 10 ms
 N_MELS = 40
 N_MFCC = 12
 LIFTER = 22
 TOP_DB = 80.0  # dynamic range kept below the loudest bin, as librosa.power_to_db
-N_FRAMES = 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH  # 98 frames in a 1 s clip
 FEATURES_VERSION = 1  # bump when the computation changes, so cached features are recomputed
 
 

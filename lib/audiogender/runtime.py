@@ -1,17 +1,15 @@
-"""Running a trained network without torch: its ONNX twin in ONNX Runtime.
+"""Running an exported network without torch: ONNX files in ONNX Runtime.
 
 ``import torch`` alone takes over a second and a half; ONNX Runtime imports in a
-third of that and runs this small CNN faster on the CPU. Every checkpoint
-``X.pt`` is saved with an ``X.onnx`` beside it (:func:`model.export_onnx`) that
-records the SHA-256 of the ``.pt`` it came from, so a twin left behind by an
-older checkpoint is never used in its place. torch still trains, and runs the
-network on a GPU when one is asked for.
+third of that and runs these small networks faster on the CPU. Every network the
+lab trains is saved as ``X.pt`` with an ``X.onnx`` twin that records its feature
+settings and the SHA-256 of the ``.pt`` it came from (``lab.networks.export_onnx``),
+so a twin left behind by an older checkpoint is recognised and refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -19,26 +17,31 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureConfig
+from .labels import female_log_odds
 
 SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was exported from
-SHIPPED_MODEL = "default.pt"  # in the package's assets, with its twin default.onnx
+DEVICES = ("auto", "cpu", "cuda")  # where ONNX Runtime runs a network; auto: cuda if onnxruntime-gpu sees one
 
 
-def shipped_model_path() -> Path:
-    """The model that ships inside the package."""
-    from importlib import resources
-
-    return Path(str(resources.files("audiogender") / "assets" / SHIPPED_MODEL))
+class ModelError(ValueError):
+    """A model file that cannot be used, with the file and the reason in the message."""
 
 
-def checkpoint_path(path: str | os.PathLike | None = None) -> Path:
-    """The checkpoint file meant by ``path``: the shipped model for None, ``model.pt`` inside a run folder."""
-    path = Path(path) if path else shipped_model_path()
-    return path / "model.pt" if path.is_dir() else path
+def providers(device: str = "auto") -> list[str]:
+    """ONNX Runtime's execution providers for ``device`` (the CPU is always the fallback)."""
+    import onnxruntime as ort
+
+    device = (device or "auto").lower()
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise ModelError("device 'cuda' was asked for, but ONNX Runtime has no CUDA provider here (pip install onnxruntime-gpu)")
+    return (["CUDAExecutionProvider"] if device != "cpu" and has_cuda else []) + ["CPUExecutionProvider"]
 
 
-def onnx_session(path: str | os.PathLike, threads: int | None = None):
-    """An ONNX Runtime CPU session; ``threads`` bounds its intra-op threads (None: one per core)."""
+def onnx_session(path: str | os.PathLike, threads: int | None = None, device: str = "cpu"):
+    """An ONNX Runtime session; ``threads`` bounds its intra-op threads (None: one per core)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -47,41 +50,33 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     options.log_severity_level = 3  # errors only
     # idle pool threads sleep instead of spinning: the threads reading and preparing files need the cores
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def installed(module: str) -> bool:
-    """Whether ``module`` is installed, found without importing it (onnx and onnxruntime are slow to import)."""
-    return importlib.util.find_spec(module) is not None
+    return ort.InferenceSession(str(path), options, providers=providers(device))
 
 
 def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def female_log_odds(logits: np.ndarray) -> np.ndarray:
-    """log(p(female) / p(male)) of each row of (windows, 2) logits: the difference of the two."""
-    logits = np.asarray(logits, dtype=np.float64)
-    return logits[:, 1] - logits[:, 0]
-
-
-def sigmoid(log_odds) -> np.ndarray:
-    """Probability from log-odds, without overflow at either end."""
-    return np.exp(-np.logaddexp(0.0, -np.asarray(log_odds, dtype=np.float64)))
-
-
 class OnnxNetwork:
-    """A CNN exported to ONNX: feature matrices in, log-odds of female out (its temperature is in the graph)."""
+    """An exported network: feature matrices in, calibrated log-odds of female out.
 
-    device = "cpu"
+    The file describes itself: its metadata holds the features it reads (``features``),
+    what it was trained on (``meta``) and the checkpoint it came from.
+    """
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, device: str = "cpu"):
         self.path = Path(path)
-        self.session = onnx_session(self.path, threads)
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        self.features = FeatureConfig(**json.loads(metadata["features"]))
+        try:
+            self.session = onnx_session(self.path, threads, device)
+            metadata = self.session.get_modelmeta().custom_metadata_map
+            self.features = FeatureConfig(**json.loads(metadata["features"]))
+        except ModelError:
+            raise
+        except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
+            raise ModelError(f"{self.path}: not a model audiogender can run ({str(error).splitlines()[0]})") from None
         self.meta = json.loads(metadata.get("meta", "{}"))
         self.source_sha256 = metadata.get(SOURCE_KEY)
+        self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
@@ -92,10 +87,23 @@ class OnnxNetwork:
         return f"OnnxNetwork({self.path.name!r})"
 
 
-def onnx_twin(checkpoint: str | os.PathLike, threads: int | None = None) -> OnnxNetwork | None:
-    """The ONNX twin of a ``.pt`` checkpoint, if there is one, ONNX Runtime is installed and it was exported from these very weights."""
-    twin = Path(checkpoint).with_suffix(".onnx")
-    if not twin.exists() or not installed("onnxruntime"):
-        return None
-    network = OnnxNetwork(twin, threads)
-    return network if network.source_sha256 == file_sha256(checkpoint) else None
+def load_network(path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> OnnxNetwork:
+    """The exported network meant by ``path``: an ``.onnx`` file, a ``.pt`` checkpoint's twin, or a run folder's ``model.onnx``.
+
+    A twin is used only if it was exported from these very weights; otherwise
+    :class:`ModelError` says how to export it (the lab has torch, prediction does not).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.onnx"
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    if path.suffix != ".pt":
+        return OnnxNetwork(path, threads, device)
+    twin = path.with_suffix(".onnx")
+    if not twin.exists():
+        raise ModelError(f"{path}: has no ONNX twin {twin.name}; export one with audiogender.lab.networks.export_twin({str(path)!r})")
+    network = OnnxNetwork(twin, threads, device)
+    if network.source_sha256 != file_sha256(path):
+        raise ModelError(f"{twin}: was exported from other weights than {path.name}; export it again with audiogender.lab.networks.export_twin")
+    return network

@@ -1,21 +1,23 @@
 """Voice activity detection: where in a recording someone is speaking.
 
-Silero VAD, whose model ships inside its wheel, so it works offline. Its ONNX
-"sequence" export runs through ONNX Runtime: one call judges up to 16 s of
-audio, and nothing here imports torch, so classifying one file starts fast.
+Silero VAD (MIT licence; see NOTICE.md): its ONNX "sequence" export, copied from
+the silero-vad 6.2.3 wheel into this package's assets, so it works offline and
+needs neither torch nor the silero-vad package. ONNX Runtime runs it: one call
+judges up to 16 s of audio, so classifying one file starts fast.
 Only the voiced stretches are classified, so music, birdsong or silence is
 answered "no voice" rather than given a gender.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from .audio import SAMPLE_RATE
+from .runtime import onnx_session
 
 VAD_THRESHOLD = 0.5  # Silero's speech probability above which a frame is speech
 MIN_SPEECH_SECONDS = 0.25  # shorter stretches, and recordings with less speech in all, are not judged
@@ -27,23 +29,18 @@ MAX_CHUNKS = 512  # chunks per ONNX call (16.4 s): longer audio is judged in blo
 NEG_THRESHOLD_GAP = 0.15  # once speaking, a chunk counts as silence below threshold - 0.15
 MIN_SILENCE_SECONDS = 0.1  # a stretch ends after this much silence
 SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
+SILERO_MODEL = "silero_vad_16k_sequence.onnx"  # in the package's assets
 
 
-@lru_cache(maxsize=None)
 def silero_onnx_path() -> Path:
-    """The sequence ONNX model inside the silero-vad wheel, found without importing the package (which imports torch)."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("silero-vad is not installed: pip install silero-vad")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_16k_sequence.onnx"
+    """Silero's sequence ONNX model, shipped in the package's assets."""
+    return Path(str(resources.files("audiogender") / "assets" / SILERO_MODEL))
 
 
 @lru_cache(maxsize=None)
 def _session():
     """The ONNX Runtime session for Silero, shared: the state is passed in and out, and
     ONNX Runtime lets threads run one session at once, each on its own core."""
-    from .runtime import onnx_session
-
     return onnx_session(silero_onnx_path(), threads=1)
 
 

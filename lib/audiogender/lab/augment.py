@@ -12,6 +12,7 @@ so a run's augmentations can be repeated exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import warnings
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE
 
 TELEPHONE_RATE = 8_000  # narrowband lines sample at 8 kHz
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz passed by a telephone line
@@ -139,15 +140,23 @@ class Augmenter:
 
     @classmethod
     def from_options(cls, options: dict | None) -> "Augmenter":
-        """An Augmenter from a notebook parameter such as ``{"p_pitch": 0.6, "pitch_range": [0.7, 1.5]}``.
+        """An Augmenter from a notebook parameter such as ``{"p_pitch": 0.6, "pitch_range": [0.7, 1.5]}``."""
+        return cls().with_options(options)
+
+    def with_options(self, options: dict | None) -> "Augmenter":
+        """This augmenter with the fields named in ``options`` changed.
 
         Lists (what YAML and papermill give) become tuples; an unknown name is refused.
         """
         options = dict(options or {})
-        unknown = set(options) - set(cls.__dataclass_fields__)
+        unknown = set(options) - set(self.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown augmentation options {sorted(unknown)}: use some of {', '.join(cls.__dataclass_fields__)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+            raise ValueError(f"unknown augmentation options {sorted(unknown)}: use some of {', '.join(self.__dataclass_fields__)}")
+        return dataclasses.replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
+    def to_dict(self) -> dict:
+        """Every field, tuples as lists (what YAML writes and :meth:`from_options` reads back)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def __call__(self, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random augmentation of a 16 kHz waveform, of the same length."""

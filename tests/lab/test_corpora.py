@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiogender import data
-from audiogender.data import download_audiomnist, load_features, read_audiomnist, read_corpora, read_corpus, read_manifest
 from audiogender.features import FeatureConfig
+from audiogender.lab import cache
+from audiogender.lab.cache import load_features
+from audiogender.lab.corpora import read_audiomnist, read_corpora, read_corpus, read_manifest
+from audiogender.lab.download import download_audiomnist
 from helpers import AUDIOMNIST_SAMPLE, SAMPLES, SHARED, harmonic_tone
 
 
@@ -74,7 +76,7 @@ def test_features_are_cached_and_recomputed_when_a_file_changes(tmp_path, monkey
         raise AssertionError("recomputed despite the cache")
 
     with monkeypatch.context() as m:
-        m.setattr(data, "clip_features", fail)
+        m.setattr(cache, "clip_features", fail)
         np.testing.assert_array_equal(load_features(clips, FeatureConfig("mfcc"), cache_dir=tmp_path / "cache"), first)
     sf.write(tmp_path / "1.wav", harmonic_tone(330, 0.8), 16_000)
     os.utime(tmp_path / "1.wav", ns=(1, 1))

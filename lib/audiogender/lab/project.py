@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from .data import download_audiomnist, read_corpora
+from .corpora import read_corpora
+from .download import download_audiomnist
 
 DATA_ENV = "AUDIOGENDER_DATA"
 
@@ -35,6 +35,13 @@ def resolve(path: str | os.PathLike) -> Path:
     return path if path.is_absolute() else project_root() / path
 
 
+def relative(path: str | os.PathLike) -> str:
+    """``path`` as it should be recorded: relative to the project root when inside it (never this machine's checkout)."""
+    path = Path(path).resolve()
+    root = project_root()
+    return os.path.relpath(path, root) if path.is_relative_to(root) or path.is_relative_to(root.parent) else str(path)
+
+
 def corpus_dirs(data_dir: str | os.PathLike | list | None = None) -> list[Path]:
     """The corpus folders to use (see the module's docstring), downloading AudioMNIST if needed."""
     chosen = data_dir or os.environ.get(DATA_ENV)
@@ -48,25 +55,6 @@ def corpus_dirs(data_dir: str | os.PathLike | list | None = None) -> list[Path]:
 def load_corpus(data_dir=None) -> pd.DataFrame:
     """The clip table of the chosen corpus folders."""
     return read_corpora(corpus_dirs(data_dir))
-
-
-def run_folders(outputs_dir: str | os.PathLike = "outputs") -> list[Path]:
-    """Complete run folders, oldest first."""
-    runs = [p for p in resolve(outputs_dir).glob("run_*") if (p / "metrics.json").is_file()]
-    return sorted(runs, key=lambda p: int(p.name.split("_")[1]))
-
-
-def run_label(run: Path) -> str:
-    """A run's model, and the search its parameters came from, if any: ``seed`` or ``seed, search_2``."""
-    hyperparams = yaml.safe_load((run / "hyperparams.yml").read_text())
-    source = hyperparams.get("params_from", "")
-    searched = source and source != "notebook parameters"
-    return f"{hyperparams['model']}, {Path(source).name}" if searched else hyperparams["model"]
-
-
-def latest_runs(outputs_dir: str | os.PathLike = "outputs") -> dict[str, Path]:
-    """The newest run of each model (and of each model trained with a search's parameters)."""
-    return {run_label(run): run for run in run_folders(outputs_dir)}
 
 
 def latest_search(outputs_dir: str | os.PathLike = "outputs") -> Path:

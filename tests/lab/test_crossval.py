@@ -3,12 +3,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audiogender import crossval
-from audiogender.augment import Augmenter
-from audiogender.crops import load_frame_bank
-from audiogender.features import FeatureConfig
-from audiogender.splits import group_kfold_splits
-from audiogender.data import load_features
+from audiogender.lab import crossval
+from audiogender.lab.recipes import get_recipe
+from audiogender.lab.splits import fold_masks, fold_tested_in, group_kfold_splits, leaky_masks
 from helpers import harmonic_tone
 
 
@@ -26,14 +23,11 @@ def _corpus(folder, n_speakers=12, clips_each=2):
     return pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit", "source"])
 
 
-def test_leaky_folds_mix_speakers_and_speaker_folds_do_not(tmp_path):
+def test_speaker_folds_keep_each_speaker_in_one_test_fold(tmp_path):
     clips = _corpus(tmp_path)
-    splits = group_kfold_splits(clips, 3)
-    folds = crossval.test_folds(clips, splits)
+    folds = fold_tested_in(clips, group_kfold_splits(clips, 3))
     assert (folds >= 0).all()
     assert clips.groupby("speaker").apply(lambda g: folds[g.index].min() == folds[g.index].max(), include_groups=False).all()
-    leaky = crossval.leaky_folds(clips, 3)
-    assert sorted(np.concatenate(leaky)) == list(range(len(clips)))
 
 
 def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
@@ -44,21 +38,26 @@ def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
     assert len(pitch) == len(clips) and all(115 < t < 220 for t in thresholds)
     assert (pitch["p_female"].round() == (clips["gender"] == "female")).all()
 
-    features = load_features(clips, FeatureConfig("mfcc"), cache_dir=None, progress=False)
-    seed = crossval.crossval_seed(clips, features, splits, device="cpu", progress=False)
-    assert len(seed) == len(clips) and seed["method"].iloc[0] == "seed, speaker-disjoint"
+    seed = get_recipe("seed", epochs=2)
+    mfcc = seed.training_data(clips, cache_dir=None, progress=False)
+    table, networks = crossval.crossval_recipe(clips, seed, mfcc, fold_masks(clips, splits, validate=False), "seed, speaker-disjoint", "cpu", False)
+    assert len(table) == len(clips) and table["method"].iloc[0] == "seed, speaker-disjoint" and len(networks) == 3
+    leaky, _ = crossval.crossval_recipe(clips, seed, mfcc, leaky_masks(clips, 3), "seed, leaky clip split", "cpu", False)
+    assert sorted(leaky["path"]) == sorted(clips["path"])
 
-    bank = load_frame_bank(clips, n_views=2, augmenter=Augmenter(p_pitch=0.0), cache_dir=None, progress=False)
-    default, models = crossval.crossval_default(clips, bank, splits, device="cpu", progress=False, epochs=2, patience=None)
-    assert len(default) == len(clips) and len(models) == 3
-    assert default["p_female"].between(0, 1).all() and set(default["fold"]) == {0, 1, 2}
+    default = get_recipe("default", epochs=2, n_views=2, augment={"p_pitch": 0.0})
+    bank = default.training_data(clips, cache_dir=None, progress=False)
+    ours, models = crossval.crossval_recipe(clips, default, bank, fold_masks(clips, splits), "default", "cpu", False)
+    assert len(ours) == len(clips) and len(models) == 3
+    assert ours["p_female"].between(0, 1).all() and set(ours["fold"]) == {0, 1, 2}
     assert all(float(m.temperature) > 0 for m in models)
-    again, _ = crossval.crossval_default(clips, bank, splits, device="cpu", progress=False, epochs=2, patience=None, training_seed=1)
-    assert (again["fold"] == default["fold"]).all() and not np.allclose(again["p_female"], default["p_female"])  # same folds, other luck
+    again, _ = crossval.crossval_recipe(clips, default, bank, fold_masks(clips, splits), "default", "cpu", False, training_random_state=1)
+    assert (again["fold"] == ours["fold"]).all() and not np.allclose(again["p_female"], ours["p_female"])  # same folds, other luck
 
-    result = crossval.CrossValidation(pd.concat([pitch, seed, default]), splits, models)
+    result = crossval.CrossValidation(pd.concat([pitch, table, ours]), splits, {"default": models}, {"default": default})
     folder = crossval.save_crossval(result, tmp_path / "outputs")
-    assert {p.name for p in folder.iterdir()} >= {"predictions.csv", "scorecard.csv", "splits.json", "settings.yml", "fold_0.pt"}
+    assert {p.name for p in folder.iterdir()} == {"predictions.csv", "scorecard.csv", "splits.json", "settings.yml", "networks"}
+    assert sorted(p.name for p in (folder / "networks" / "default").iterdir()) == ["fold_0.onnx", "fold_0.pt", "fold_1.onnx", "fold_1.pt", "fold_2.onnx", "fold_2.pt"]
     card = pd.read_csv(folder / "scorecard.csv")
     assert set(card["method"]) == {"pitch baseline", "seed, speaker-disjoint", "default"} and set(card["corpus"]) == {"all", "c1", "c2"}
 
@@ -74,21 +73,21 @@ def test_an_earlier_run_is_reused_for_the_methods_not_rerun_and_refused_on_other
     with pytest.raises(ValueError, match="folds"):
         crossval.reused_predictions(folder, clips, group_kfold_splits(clips, 4))
     again = crossval.run_crossval(clips, [], n_folds=3, reuse_from=folder, cache_dir=None, progress=False)  # re-score only, nothing retrained
-    assert again.models == [] and sorted(again.predictions["p_female"]) == sorted(pitch["p_female"])
+    assert again.networks == {} and sorted(again.predictions["p_female"]) == sorted(pitch["p_female"])
 
 
-def test_the_augmenter_given_makes_the_default_models_views(tmp_path, monkeypatch):
+def test_the_recipes_given_replace_the_named_ones(tmp_path, monkeypatch):
     class Stop(Exception):
         pass
 
-    asked = {}
+    asked = []
 
-    def bank_spy(clips, **options):
-        asked.update(options)
+    def fit_spy(recipe, *args, **kwargs):
+        asked.append(recipe)
         raise Stop
 
-    monkeypatch.setattr(crossval, "load_frame_bank", bank_spy)
-    mine = Augmenter(p_pitch=0.9, pitch_target_hz=(100.0, 240.0))
+    monkeypatch.setattr(crossval, "fit", fit_spy)
+    mine = get_recipe("default", epochs=1, n_views=2, augment={"p_pitch": 0.0, "p_noise": 0.9})
     with pytest.raises(Stop):
-        crossval.run_crossval(_corpus(tmp_path), ["default"], n_folds=3, cache_dir=None, progress=False, augmenter=mine)
-    assert asked["augmenter"] == mine
+        crossval.run_crossval(_corpus(tmp_path), ["default"], n_folds=3, cache_dir=None, progress=False, recipes={"default": mine})
+    assert asked == [mine]

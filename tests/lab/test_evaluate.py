@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiogender.evaluate import clip_metrics, confusion_table, per_speaker, summary
+from audiogender.lab.evaluate import clip_metrics, per_speaker, scorecard
 
 
 def test_always_male_scores_half_in_balanced_accuracy():
@@ -20,8 +20,8 @@ def test_per_speaker_accuracy_and_vote():
     speakers = per_speaker(predictions).set_index("speaker")
     assert speakers.loc["a", "accuracy"] == pytest.approx(2 / 3) and speakers.loc["a", "voted"] == "female"
     assert speakers.loc["b", "accuracy"] == pytest.approx(0.5) and speakers.loc["b", "voted"] == "male"
-    assert summary(predictions)["speaker_balanced_accuracy"] == 1.0
-    assert confusion_table(predictions).loc["true female", "predicted male"] == 1
+    card = scorecard(predictions.assign(method="m", source="c")).set_index(["corpus", "level"])
+    assert card.loc[("all", "speaker"), "balanced_accuracy"] == 1.0 and card.loc[("all", "clip"), "recall_female"] == pytest.approx(2 / 3)
 
 
 def test_speaker_vote_pools_log_odds_not_probabilities():

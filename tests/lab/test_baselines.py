@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiogender.baselines import PitchBaseline, median_f0, voice2gender_available, voice2gender_p_female
-from audiogender.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard, target_check
+from audiogender.lab.baselines import PitchBaseline, median_f0, voice2gender_available, voice2gender_p_female
+from audiogender.lab.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard, target_check
 from helpers import harmonic_tone
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .audio import SAMPLE_RATE
-from .features import HOP_LENGTH
+from ..audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, prepare
+from ..features import FeatureConfig, compute_features
+from .evaluate import CALIBRATION_BINS, calibration_table, expected_calibration_error
 
 ROLE_CODES = {"": 0, "train": 1, "validation": 2, "test": 3}
 
@@ -29,6 +30,15 @@ def plot_history(history: pd.DataFrame) -> dict[str, plt.Figure]:
     return figures
 
 
+def plot_what_the_model_saw(path, classifier, title: str = ""):
+    """A recording after DC removal and level normalisation, over its MFCCs (the seed's picture) and the classifier's own features."""
+    waveform = prepare(load_audio(path))
+    matrices = {"MFCC": compute_features(waveform, FeatureConfig("mfcc"))}
+    if classifier.features.kind != "mfcc":
+        matrices[f"{classifier.features.kind} (what the model reads)"] = compute_features(waveform, classifier.features)
+    return plot_waveform_and_features(waveform, matrices, title)
+
+
 def plot_waveform_and_features(audio: np.ndarray, features: dict[str, np.ndarray], title: str = ""):
     """The waveform over its feature matrices, like the seed's picture of a woman saying "zero".
 
@@ -39,7 +49,7 @@ def plot_waveform_and_features(audio: np.ndarray, features: dict[str, np.ndarray
     axes[0].plot(np.arange(audio.size) / SAMPLE_RATE, audio, linewidth=0.6)
     axes[0].set(xlabel="time (s)", ylabel="amplitude", title=title, xlim=(0, audio.size / SAMPLE_RATE))
     for ax, (name, matrix) in zip(axes[1:], features.items()):
-        extent = (0, matrix.shape[0] * HOP_LENGTH / SAMPLE_RATE, 0, matrix.shape[1])
+        extent = (0, matrix.shape[0] / FRAMES_PER_SECOND, 0, matrix.shape[1])
         image = ax.imshow(matrix.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
         ax.set(xlabel="time (s)", ylabel=name)
         fig.colorbar(image, ax=ax, pad=0.01)
@@ -59,24 +69,6 @@ def plot_assignment(table: pd.DataFrame):
     handles = [matplotlib.patches.Patch(color=cmap(i), label=r or "unused") for r, i in ROLE_CODES.items()]
     ax.legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left")
     ax.set_title("speaker-disjoint splits: each speaker's role in each split")
-    fig.tight_layout()
-    return fig
-
-
-def plot_confusion(confusion: pd.DataFrame, title: str = ""):
-    fig, ax = plt.subplots(figsize=(4, 3.4))
-    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_per_speaker(speakers: pd.DataFrame, title: str = ""):
-    """Accuracy of each held-out speaker's clips, coloured by gender."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(speakers)), 3.5))
-    sns.barplot(data=speakers, x="speaker", y="accuracy", hue="gender", dodge=False, ax=ax, palette={"male": "#4c72b0", "female": "#dd8452"})
-    ax.set(ylim=(0, 1.02), ylabel="clip accuracy", title=title)
-    ax.tick_params(axis="x", rotation=90)
     fig.tight_layout()
     return fig
 
@@ -130,10 +122,8 @@ def plot_scorecard(card: pd.DataFrame, level: str = "clip", metric: str = "balan
     return fig
 
 
-def plot_calibration(predictions: pd.DataFrame, n_bins: int = 10):
+def plot_calibration(predictions: pd.DataFrame, n_bins: int = CALIBRATION_BINS):
     """Reliability diagram: predicted p(female) against the share of clips that are female, per method."""
-    from .evaluate import calibration_table, expected_calibration_error
-
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
     for method, group in predictions.groupby("method", sort=False):
@@ -147,11 +137,17 @@ def plot_calibration(predictions: pd.DataFrame, n_bins: int = 10):
     return fig
 
 
+def plot_bank_views(bank, clip: int, title: str = ""):
+    """The first crop of each view of one clip of a frame bank: as recorded, and as augmentation changed it."""
+    views = {("as recorded" if v == 0 else f"augmented view {v}"): bank.crop(clip, v, int(bank.starts[clip][v][0])) for v in range(bank.n_views)}
+    return plot_views(views, title)
+
+
 def plot_views(views: dict[str, np.ndarray], title: str = ""):
     """Log-mel matrices side by side: one clip as recorded and as augmentation changed it."""
     fig, axes = plt.subplots(1, len(views), figsize=(3.2 * len(views), 3), sharey=True)
     for ax, (name, matrix) in zip(np.atleast_1d(axes), views.items()):
-        ax.imshow(matrix.T, origin="lower", aspect="auto", cmap="magma", extent=(0, matrix.shape[0] / 100, 0, matrix.shape[1]))
+        ax.imshow(matrix.T, origin="lower", aspect="auto", cmap="magma", extent=(0, matrix.shape[0] / FRAMES_PER_SECOND, 0, matrix.shape[1]))
         ax.set(title=name, xlabel="time (s)")
     np.atleast_1d(axes)[0].set(ylabel="mel band")
     fig.suptitle(title)

@@ -1,11 +1,15 @@
-"""Training examples of any length: every clip's frames, in clean and augmented views, cropped at random.
+"""What a CNN trains on, in two kinds with one interface: fixed clips, or random crops of augmented views.
 
-The fixed-clip features of ``data.load_features`` keep only each clip's loudest
-second, so a 15 s LibriSpeech utterance gives one example and the model only ever
-sees the loudest part of a word. Here every clip is kept whole, as log-mel power
-in dB (once clean, then ``n_views - 1`` times augmented), and training draws a
-fresh 1 s crop each time it visits a clip: long clips give many different
-examples, and the model learns from quiet and mid-sentence speech as well.
+* :class:`ClipFeatures`: each clip's loudest second, once (the seed's way). A 15 s
+  LibriSpeech utterance gives one example, and the model only sees loud speech.
+* :class:`FrameBank`: every clip kept whole as log-mel power in dB, once clean and
+  ``n_views - 1`` times augmented; training draws a fresh 1 s crop each time it
+  visits a clip, so long clips give many examples, quiet and mid-sentence speech too.
+
+Both give a training set for skorch (``training_set``: a torch dataset with the
+``labels`` and ``sample_features`` that ``train.FitInputs`` fits on) and fixed
+windows of chosen clips for validation, calibration and scoring (``windows``),
+so training code never asks which kind it holds.
 
 A crop's features equal those of the same second computed on its own, because
 the dB values are stored relative to 1.0 and only re-referenced to the crop's
@@ -21,16 +25,57 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from skorch.dataset import Dataset
 from tqdm.auto import tqdm
 
-from .audio import N_SAMPLES, SAMPLE_RATE, load_audio, loudest_stretch, prepare
+from ..audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, load_audio, loudest_stretch, prepare
+from ..features import TOP_DB, FeatureConfig, log_mel
+from ..files import atomic_file
 from .augment import Augmenter
-from .data import cache_path
-from .features import HOP_LENGTH, N_FRAMES, TOP_DB, FeatureConfig, log_mel
-from .files import atomic_file
+from .cache import FEATURE_CODE, cache_path
 
 CROP_FLOOR_DB = 6.0  # a crop holds at least a quarter of the loudest second's energy, so pauses are not drawn
 MAX_SECONDS = 20.0  # longer clips keep their loudest stretch of this length
+MOST_CROPS = 6  # crops a clip gives per epoch, at most: one per second of audio
+
+
+def rows_index(rows) -> np.ndarray:
+    """Row indices from a boolean mask or from indices."""
+    rows = np.asarray(rows)
+    return np.flatnonzero(rows) if rows.dtype == bool else rows
+
+
+class ClipDataset(Dataset):
+    """Fixed examples and their labels, as skorch wraps arrays, with what ``FitInputs`` fits on."""
+
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.y)
+
+    def sample_features(self) -> np.ndarray:
+        return np.asarray(self.X)
+
+
+@dataclass
+class ClipFeatures:
+    """Each clip's loudest second as one feature matrix: ``features`` is (clips, frames, width)."""
+
+    features: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return self.features.shape[-1]
+
+    def __str__(self) -> str:
+        return f"{len(self.features):,} clips, one {self.features.shape[1]} x {self.n_features} matrix each, {self.features.nbytes / 1e6:.0f} MB"
+
+    def training_set(self, rows, y: np.ndarray, random_state: int = 0) -> ClipDataset:
+        rows = rows_index(rows)
+        return ClipDataset(self.features[rows], np.asarray(y)[rows])
+
+    def windows(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """The clips at ``rows``, one window each: (windows, which clip each window is from)."""
+        rows = rows_index(rows)
+        return self.features[rows], np.arange(len(rows))
 
 
 @dataclass
@@ -58,6 +103,9 @@ class FrameBank:
     def n_features(self) -> int:
         return self.frames.shape[1]
 
+    def __str__(self) -> str:
+        return f"{self.n_clips:,} clips x {self.n_views} views, {len(self.frames):,} frames of {self.n_features} bands, {self.frames.nbytes / 1e6:.0f} MB"
+
     def seconds(self) -> np.ndarray:
         """Length of each clip's clean view, in seconds."""
         return (self.bounds[:, 0, 1] - self.bounds[:, 0, 0]) * HOP_LENGTH / SAMPLE_RATE
@@ -74,10 +122,21 @@ class FrameBank:
         chosen = starts[np.linspace(0, len(starts) - 1, min(per_clip, len(starts))).round().astype(int)]
         return np.stack([self.crop(clip, 0, int(s)) for s in np.unique(chosen)])
 
-    def subset(self, clips: np.ndarray) -> "FrameBank":
+    def subset(self, clips) -> "FrameBank":
         """The bank restricted to the clips at the given indices (frames are shared, not copied)."""
-        clips = np.flatnonzero(clips) if np.asarray(clips).dtype == bool else np.asarray(clips)
+        clips = rows_index(clips)
         return FrameBank(self.frames, self.bounds[clips], [self.starts[c] for c in clips])
+
+    def training_set(self, rows, y: np.ndarray, random_state: int = 0) -> "CropDataset":
+        """Random crops of random views of the clips at ``rows``, fresh at every visit."""
+        rows = rows_index(rows)
+        return CropDataset(self.subset(rows), np.asarray(y)[rows], random_state=random_state)
+
+    def windows(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """Up to four evenly spaced 1 s windows of each clean clip at ``rows``: (windows, which clip each is from)."""
+        rows = rows_index(rows)
+        windows = [self.eval_windows(int(c)) for c in rows]
+        return np.concatenate(windows), np.repeat(np.arange(len(rows)), [len(w) for w in windows])
 
 
 def crop_starts(db: np.ndarray, floor_db: float = CROP_FLOOR_DB) -> np.ndarray:
@@ -102,27 +161,28 @@ def load_frame_bank(
     config: FeatureConfig = FeatureConfig("logmel"),
     n_views: int = 3,
     augmenter: Augmenter = Augmenter(),
-    seed: int = 0,
+    random_state: int = 0,
     cache_dir: str | os.PathLike | None = "data/cache",
     n_jobs: int | None = None,
     progress: bool = True,
 ) -> FrameBank:
-    """The frame bank of every clip in the table, cached on disk like ``load_features``.
+    """The frame bank of every clip in the table, cached on disk like ``cache.load_features``.
 
-    Clip ``i`` is augmented with its own generator seeded by ``(seed, i)``, so the
+    Clip ``i`` is augmented with its own generator seeded by ``(random_state, i)``, so the
     bank is the same whether it is built in one thread or many.
     """
     if config.kind != "logmel":
         raise ValueError("random crops are taken from log-mel features; the seed's MFCCs use load_features")
     paths = list(clips["path"])
-    cache = cache_path(paths, f"{config.cache_key()}|{n_views}|{augmenter}|{seed}|{MAX_SECONDS}", cache_dir, "bank", ".npz")
+    settings = f"{config.cache_key()}|{n_views}|{augmenter}|{random_state}|{MAX_SECONDS}"
+    cache = cache_path(paths, settings, cache_dir, "bank", ".npz", code=(*FEATURE_CODE, "audiogender.lab.augment", __name__))
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             return _unpack(stored["frames"], stored["bounds"])
 
     def views(i: int) -> list[np.ndarray]:
         audio = loudest_stretch(prepare(load_audio(paths[i])), MAX_SECONDS)
-        return clip_views(audio, n_views, np.random.default_rng([seed, i]), augmenter, config.n_mels)
+        return clip_views(audio, n_views, np.random.default_rng([random_state, i]), augmenter, config.n_mels)
 
     with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
         per_clip = list(tqdm(pool.map(views, range(len(paths))), total=len(paths), desc="views", disable=not progress))
@@ -141,7 +201,7 @@ def _unpack(frames: np.ndarray, bounds: np.ndarray) -> FrameBank:
     return FrameBank(frames, bounds, starts)
 
 
-def crops_per_clip(seconds: np.ndarray, most: int = 6) -> np.ndarray:
+def crops_per_clip(seconds: np.ndarray, most: int = MOST_CROPS) -> np.ndarray:
     """How many crops a clip gives per epoch: one per second of audio, at least one, at most ``most``."""
     return np.clip(np.round(seconds).astype(int), 1, most)
 
@@ -153,10 +213,10 @@ class CropDataset(torch.utils.data.Dataset):
     examples, but no more than ``most`` each, so one long corpus does not drown the rest.
     """
 
-    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = 6, seed: int = 0):
+    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = MOST_CROPS, random_state: int = 0):
         self.bank, self.y = bank, np.asarray(y, dtype=np.int64)
         self.index = np.repeat(np.arange(bank.n_clips), crops_per_clip(bank.seconds(), most))
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(random_state)
 
     def __len__(self) -> int:
         return len(self.index)

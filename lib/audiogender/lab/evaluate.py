@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score, roc_auc_score
 
-from .data import GENDERS, labels
-from .runtime import sigmoid
+from ..labels import labels, log_odds, sigmoid
 
 CALIBRATION_BINS = 10
 
@@ -53,12 +52,6 @@ def expected_calibration_error(y_true, p_female, n_bins: int = CALIBRATION_BINS)
     return float(np.sum(table["clips"] * np.abs(table["predicted"] - table["observed"])) / table["clips"].sum())
 
 
-def log_odds(p_female, eps: float = 1e-6) -> np.ndarray:
-    """log(p / (1 - p)), with p kept off 0 and 1 so that the log-odds stay finite."""
-    p = np.clip(np.asarray(p_female, dtype=np.float64), eps, 1 - eps)
-    return np.log(p) - np.log1p(-p)
-
-
 def per_speaker(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """Accuracy of each speaker's clips, and the speaker-level vote.
 
@@ -77,21 +70,6 @@ def per_speaker(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFra
     speakers["voted"] = np.where(speakers["p_female"] >= threshold, "female", "male")
     speakers["voted_correct"] = speakers["voted"] == speakers["gender"]
     return speakers.sort_values(["gender", "accuracy"]).reset_index()
-
-
-def summary(predictions: pd.DataFrame, threshold: float = 0.5) -> dict:
-    """Clip-level figures and speaker-level (voted) balanced accuracy for one set of predictions."""
-    figures = clip_metrics(labels(predictions["gender"]), predictions["p_female"], threshold)
-    speakers = per_speaker(predictions, threshold)
-    figures["speakers"] = len(speakers)
-    figures["speaker_balanced_accuracy"] = clip_metrics(labels(speakers["gender"]), speakers["p_female"], threshold)["balanced_accuracy"]
-    return figures
-
-
-def confusion_table(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """The clip-level confusion matrix with named rows (true) and columns (predicted)."""
-    matrix = clip_metrics(labels(predictions["gender"]), predictions["p_female"], threshold)["confusion"]
-    return pd.DataFrame(matrix, index=[f"true {g}" for g in GENDERS], columns=[f"predicted {g}" for g in GENDERS])
 
 
 def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 0.5) -> pd.DataFrame:
@@ -148,3 +126,14 @@ def target_check(card: pd.DataFrame, method: str = "default") -> pd.DataFrame:
     if ("all", "clip") in mine.index:
         rows.append(("expected calibration error", "all", mine.loc[("all", "clip"), "ece"], f"<= {ECE_TARGET}", mine.loc[("all", "clip"), "ece"] <= ECE_TARGET))
     return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])
+
+
+def headline(card: pd.DataFrame) -> pd.DataFrame:
+    """Balanced accuracy of every method on every corpus, at clip and speaker level: the scorecard's first table."""
+    return card.pivot_table(index=["level", "method"], columns="corpus", values="balanced_accuracy", sort=False)
+
+
+def wrong_speakers(predictions: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The speakers ``method``'s vote gets wrong, with the share of their clips judged right and their voted p(female)."""
+    speakers = per_speaker(predictions[predictions["method"] == method])
+    return speakers[~speakers["voted_correct"]].reset_index(drop=True)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from audiogender import augment
 from audiogender.audio import SAMPLE_RATE
+from audiogender.lab import augment
 from helpers import harmonic_tone
 
 

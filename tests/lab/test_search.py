@@ -3,31 +3,31 @@ import pandas as pd
 import pytest
 import yaml
 
-from audiogender.data import load_features, read_corpora
-from audiogender.features import FeatureConfig
-from audiogender.search import SEED_GRID, check_folds, load_grid, run_search, search_folds, training_params
-from audiogender.splits import AUDIOMNIST_FEMALE, BECKER_GROUPS, becker_splits, make_splits
+from audiogender.lab.corpora import read_corpora
+from audiogender.lab.recipes import get_recipe
+from audiogender.lab.search import SEED_GRID, load_grid, run_search, searched_recipe
+from audiogender.lab.splits import AUDIOMNIST_FEMALE, BECKER_GROUPS, becker_splits, check_disjoint, make_splits, search_folds
 from helpers import AUDIOMNIST_SAMPLE, SAMPLES
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny():
     """The real clips the repo ships: 14 speakers, 6 of them female."""
     clips = read_corpora([SAMPLES, AUDIOMNIST_SAMPLE])
-    features = load_features(clips, FeatureConfig("mfcc"), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    return clips, features, make_splits(clips, n_folds=3)
+    return clips, make_splits(clips, n_folds=3)
 
 
-def test_a_tiny_search_writes_a_complete_folder(tiny, tmp_path):
-    clips, features, splits = tiny
+def test_a_tiny_search_writes_a_complete_folder_and_its_best_recipe(tiny, tmp_path):
+    clips, splits = tiny
     grid = {"epochs": [1, 2], "lr": [0.001]}
-    search = run_search(clips, features, splits["splits"][0], model="seed", grid=grid, cv=2, device="cpu",
-                        batch_size=16, outputs_dir=tmp_path, verbose=0)  # fmt: skip
+    search = run_search(clips, get_recipe("seed", batch_size=16), splits["splits"][0], grid=grid, cv=2, device="cpu",
+                        cache_dir=tmp_path / "cache", outputs_dir=tmp_path, progress=False, verbose=0)  # fmt: skip
     assert search.path == tmp_path / "search_1"
     assert {p.name for p in search.path.iterdir()} == {"best_params.yaml", "cv_results.csv", "heatmap.png", "search.yml"}
     best = yaml.safe_load((search.path / "best_params.yaml").read_text())
     assert {"epochs": best["epochs"], "lr": best["lr"]} in [{"epochs": e, "lr": 0.001} for e in (1, 2)]
-    assert isinstance(best["epochs"], int) and best == {**search.best_params, "balanced_accuracy": search.best_score, "model": "seed"}
+    assert isinstance(best["epochs"], int) and best == {**search.best_params, "balanced_accuracy": search.best_score}
+    assert searched_recipe(search.path) == get_recipe("seed", batch_size=16, epochs=best["epochs"], lr=0.001)
     results = pd.read_csv(search.path / "cv_results.csv")
     assert len(results) == 2
     scores = results[["mean_balanced_accuracy", "fold0_balanced_accuracy", "fold1_balanced_accuracy"]].to_numpy()
@@ -46,11 +46,11 @@ def test_no_speaker_is_both_fitted_and_scored_in_any_fold():
     pool = np.ones(len(clips), bool)
     folds = search_folds(clips, pool, cv=4)
     assert len(folds) == 4
-    check_folds(clips["speaker"].to_numpy(), folds)
     for fit, score in folds:
         assert not set(clips["speaker"][fit]) & set(clips["speaker"][score])
-    with pytest.raises(ValueError, match="both fitted and scored"):
-        check_folds(clips["speaker"].to_numpy(), [(np.arange(0, 10), np.arange(8, 20))])
+    speakers = clips["speaker"].to_numpy()
+    with pytest.raises(ValueError, match="fold 0: speakers .* are in both fit and score"):
+        check_disjoint({"fit": speakers[:10], "score": speakers[8:20]}, where="fold 0: ")
 
 
 def test_on_audiomnist_the_folds_are_beckers_groups():
@@ -71,12 +71,5 @@ def test_grids_from_dicts_files_and_the_default(tmp_path):
     assert load_grid(tmp_path / "grid.yml") == {"epochs": [5, 10], "weight_decay": [0.0001]}
     with pytest.raises(ValueError, match="mapping"):
         load_grid({})
-
-
-def test_training_takes_a_searchs_model_and_parameters(tmp_path):
-    (tmp_path / "best_params.yaml").write_text("epochs: 10\nlr: 0.005\nweight_decay: 0.0001\nbalanced_accuracy: 0.9\nmodel: seed\n")
-    defaults = {"model": "default", "epochs": 25, "lr": 0.001, "batch_size": 64, "restore_best": True}
-    params, extra = training_params(defaults, tmp_path)
-    assert params == {"model": "seed", "epochs": 10, "lr": 0.005, "batch_size": 64, "restore_best": False}
-    assert extra == {"optimizer__weight_decay": 0.0001}
-    assert training_params(defaults, None) == (defaults, {})
+    with pytest.raises(ValueError, match="may vary"):
+        load_grid({"momentum": [0.9]})

@@ -2,10 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiogender.augment import Augmenter
-from audiogender.crops import CropDataset, FrameBank, clip_views, crop_starts, crops_per_clip, load_frame_bank
-from audiogender.data import read_manifest
-from audiogender.features import N_FRAMES, log_mel
+from audiogender.audio import N_FRAMES
+from audiogender.features import log_mel
+from audiogender.lab import cache
+from audiogender.lab.augment import Augmenter
+from audiogender.lab.corpora import read_manifest
+from audiogender.lab.datasets import ClipFeatures, CropDataset, FrameBank, clip_views, crop_starts, crops_per_clip, load_frame_bank
 from helpers import SAMPLES, harmonic_tone
 
 
@@ -14,7 +16,7 @@ def _bank_of(waveforms, n_views=1):
     lengths = np.array([[len(v) for v in c] for c in views])
     ends = np.cumsum(lengths.ravel()).reshape(lengths.shape)
     frames = np.concatenate([v for c in views for v in c])
-    from audiogender.crops import _unpack
+    from audiogender.lab.datasets import _unpack
 
     return _unpack(frames, np.stack([ends - lengths, ends], axis=-1))
 
@@ -62,3 +64,28 @@ def test_frame_bank_of_real_files_is_cached(tmp_path):
         from audiogender.features import FeatureConfig
 
         load_frame_bank(pd.DataFrame({"path": []}), FeatureConfig("mfcc"), cache_dir=None)
+
+
+def test_both_kinds_of_training_data_answer_the_same_questions():
+    bank = _bank_of([harmonic_tone(120, 1.0), harmonic_tone(220, 3.0), harmonic_tone(130, 2.0)])
+    clips = ClipFeatures(np.stack([bank.crop(c, 0, 0) for c in range(3)]))
+    y = np.array([0, 1, 0])
+    for data in (bank, clips):
+        windows, owner = data.windows(np.array([False, True, True]))
+        assert windows.shape[1:] == (N_FRAMES, 40) and set(owner) == {0, 1} and data.n_features == 40
+        training = data.training_set(np.array([0, 1]), y)
+        assert set(training.labels()) == {0, 1} and training.sample_features().shape[1:] == (N_FRAMES, 40)
+
+
+def test_the_cache_is_found_from_any_working_directory_and_refreshed_when_the_code_changes(tmp_path, monkeypatch):
+    clips = read_manifest(SAMPLES)
+    clips = clips[clips["gender"] != "none"].head(2)
+    load_frame_bank(clips, n_views=1, cache_dir=tmp_path, progress=False)
+    monkeypatch.chdir(SAMPLES)
+    relative = clips.assign(path=[p.rsplit("/", 1)[-1] for p in clips["path"]])  # the same files, named from elsewhere
+    assert cache.cache_path(relative["path"], "s", tmp_path, "p", ".npy") == cache.cache_path(clips["path"], "s", tmp_path, "p", ".npy")
+    load_frame_bank(relative, n_views=1, cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.glob("bank-*.npz"))) == 1  # found, not computed again
+    monkeypatch.setattr(cache, "code_version", lambda *modules: "edited")  # as if augment.py had changed
+    load_frame_bank(clips, n_views=1, cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.glob("bank-*.npz"))) == 2

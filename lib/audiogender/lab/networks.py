@@ -1,8 +1,10 @@
-"""The CNNs, and saving and loading them with the features they read.
+"""The CNNs, and saving them with the features they read, as a torch checkpoint and its ONNX twin.
 
-``seed`` is the seed project's network, layer for layer; ``default`` is ours: batch
-normalisation, dropout, and pooling over time only, so it reads clips of any length
-while keeping where in frequency the energy lies (formants, pitch).
+``seed-cnn`` is the seed project's network, layer for layer; ``gender-cnn`` is ours:
+batch normalisation, dropout, and pooling over time only, so it reads clips of any
+length while keeping where in frequency the energy lies (formants, pitch).
+A checkpoint ``X.pt`` is always written with ``X.onnx`` beside it, which is what
+prediction runs (``audiogender.runtime``); torch is needed only here, in the lab.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..audio import N_FRAMES
+from ..features import FeatureConfig
+from ..files import atomic_file
+from ..labels import female_log_odds
+from ..runtime import SOURCE_KEY, file_sha256
 from .device import pick_device
-from .features import N_FRAMES, FeatureConfig
-from .files import atomic_file
-from .runtime import SOURCE_KEY, checkpoint_path, female_log_odds, file_sha256, installed
-
-DEFAULT_FEATURES = {"seed": FeatureConfig("mfcc"), "default": FeatureConfig("logmel")}
 
 
 class Standardize(nn.Module):
@@ -113,30 +115,25 @@ class GenderCNN(Calibrated):
         return self.classifier(pooled.flatten(1))
 
 
-MODELS = {"seed": SeedCNN, "default": GenderCNN}
+NETWORKS = {"seed-cnn": SeedCNN, "gender-cnn": GenderCNN}
+_OLD_NAMES = {"seed": "seed-cnn", "default": "gender-cnn"}  # what checkpoints saved before the lab was split off call them
 
 
-def build_model(name: str = "default", n_features: int | None = None, **kwargs) -> nn.Module:
-    """A fresh network by name (``"seed"`` or ``"default"``), sized for its default features."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODELS)}")
-    n_features = n_features or DEFAULT_FEATURES[name].n_features
-    return MODELS[name](n_features=n_features, **kwargs)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def build_network(name: str, n_features: int, **options) -> nn.Module:
+    """A fresh network by name (one of :data:`NETWORKS`), sized for ``n_features`` feature columns."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}: use one of {', '.join(NETWORKS)}")
+    return NETWORKS[name](n_features=n_features, **options)
 
 
 def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, onnx: bool = True, **meta) -> None:
     """Save weights with everything needed to rebuild the network and its features.
 
-    With ``onnx`` (and the ``onnx`` package installed), an ONNX twin is written
-    beside it (``model.pt`` -> ``model.onnx``), which :func:`predict.load_model`
-    runs without torch.
+    With ``onnx``, its ONNX twin is written beside it (``model.pt`` -> ``model.onnx``),
+    which :func:`audiogender.load_model` runs without torch.
     """
     checkpoint = {
-        "model": name,
+        "network": name,
         "n_features": features.n_features,
         "features": features.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
@@ -144,8 +141,16 @@ def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, feat
     }
     with atomic_file(path, "wb") as f:
         torch.save(checkpoint, f)
-    if onnx and installed("onnx"):
+    if onnx:
         export_onnx(network, features, Path(path).with_suffix(".onnx"), source=path, meta=meta)
+
+
+def export_twin(checkpoint: str | os.PathLike) -> Path:
+    """Write (again) the ONNX twin of a ``.pt`` checkpoint, from its weights; returns the twin's path."""
+    network, features, meta = load_checkpoint(checkpoint)
+    twin = Path(checkpoint).with_suffix(".onnx")
+    export_onnx(network, features, twin, source=checkpoint, meta=meta)
+    return twin
 
 
 def export_onnx(
@@ -179,11 +184,16 @@ def export_onnx(
 
 
 class TorchNetwork:
-    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, log-odds of female out."""
+    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, log-odds of female out.
 
-    def __init__(self, module: nn.Module, device: str = "auto"):
+    For scoring a network while it is in the lab (cross-validation folds), on any torch device.
+    """
+
+    def __init__(self, module: nn.Module, features: FeatureConfig, device: str = "auto", meta: dict | None = None):
         self.device = pick_device(device)
         self.module = module.to(self.device).eval()
+        self.features = features
+        self.meta = meta or {}
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
@@ -195,12 +205,21 @@ class TorchNetwork:
         return f"TorchNetwork({type(self.module).__name__}, device={self.device!r})"
 
 
+def shipped_checkpoint() -> Path:
+    """The torch checkpoint of the model the package ships (``assets/default.pt``, twin of ``default.onnx``)."""
+    from ..predict import shipped_model_path
+
+    return shipped_model_path().with_suffix(".pt")
+
+
 def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, FeatureConfig, dict]:
-    """Rebuild (network in eval mode, feature config, metadata) from a checkpoint file."""
-    path = checkpoint_path(path)
+    """Rebuild (network in eval mode, feature config, metadata) from a checkpoint file (default: the shipped one)."""
+    path = Path(path) if path else shipped_checkpoint()
+    path = path / "model.pt" if path.is_dir() else path
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    network = build_model(checkpoint["model"], checkpoint["n_features"])
+    name = checkpoint.get("network") or _OLD_NAMES[checkpoint["model"]]
+    network = build_network(name, checkpoint["n_features"])
     missing, unexpected = network.load_state_dict(checkpoint["state_dict"], strict=False)
     if unexpected or set(missing) - {"temperature"}:  # checkpoints from before calibration lack only that
-        raise ValueError(f"{path}: weights do not fit a {checkpoint['model']} network (missing {missing}, unexpected {unexpected})")
+        raise ValueError(f"{path}: weights do not fit a {name} network (missing {missing}, unexpected {unexpected})")
     return network.eval(), FeatureConfig(**checkpoint["features"]), dict(checkpoint.get("meta", {}))

@@ -1,17 +1,22 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from audiogender.data import read_corpora
-from audiogender.splits import (
+from audiogender.lab.corpora import read_corpora
+from audiogender.lab.splits import (
     AUDIOMNIST_FEMALE,
     ROLES,
     assignment_table,
     becker_splits,
     check_disjoint,
+    fold_masks,
+    fold_tested_in,
     is_audiomnist,
+    leaky_masks,
     load_splits,
     make_splits,
     save_splits,
+    shared_speakers,
 )
 from helpers import SHARED
 
@@ -38,7 +43,7 @@ def test_audiomnist_gets_beckers_four_gender_splits():
 def test_other_corpora_get_stratified_group_kfold_with_every_speaker_tested_once():
     speakers = {f"s{i:02d}": "female" if i % 3 == 0 else "male" for i in range(24)}
     clips = _clips(speakers)
-    splits = make_splits(clips, n_folds=4, seed=1)
+    splits = make_splits(clips, n_folds=4, random_state=1)
     assert splits["protocol"] == "stratified-group-kfold" and not is_audiomnist(clips)
     tested = [s for split in splits["splits"] for s in split["test"]]
     assert sorted(tested) == sorted(speakers)
@@ -48,9 +53,28 @@ def test_other_corpora_get_stratified_group_kfold_with_every_speaker_tested_once
         assert {speakers[s] for s in split["test"]} == {"male", "female"}
 
 
-def test_overlapping_roles_are_refused():
+def test_overlapping_roles_are_refused_and_shown():
+    split = {"train": ["a", "b"], "validation": ["c"], "test": ["b"]}
     with pytest.raises(ValueError, match="in both train and test"):
-        check_disjoint({"train": ["a", "b"], "validation": ["c"], "test": ["b"]})
+        check_disjoint(split)
+    assert shared_speakers(split) == {("train", "test"): ["b"]} and shared_speakers({**split, "test": ["d"]}) == {}
+
+
+def test_leaky_folds_deal_every_clip_once_and_mix_speakers():
+    clips = _clips({f"s{i}": "female" if i % 2 else "male" for i in range(6)}, per_speaker=5)
+    folds = leaky_masks(clips, n_folds=5)
+    assert np.sum([f["test"] for f in folds], axis=0).tolist() == [1] * len(clips)
+    assert all((f["train"] == ~f["test"]).all() and not f["validation"].any() for f in folds)
+    assert any(set(clips["speaker"][f["train"]]) & set(clips["speaker"][f["test"]]) for f in folds)
+
+
+def test_fold_masks_without_validation_train_on_the_validation_speakers():
+    clips = _clips({f"s{i}": "female" if i % 2 else "male" for i in range(12)})
+    splits = make_splits(clips, n_folds=3)["splits"]
+    with_validation, without = fold_masks(clips, splits), fold_masks(clips, splits, validate=False)
+    for a, b in zip(with_validation, without):
+        assert (b["train"] == a["train"] | a["validation"]).all() and not b["validation"].any() and (a["test"] == b["test"]).all()
+    assert (fold_tested_in(clips, splits) >= 0).all()
 
 
 def test_too_few_speakers_of_a_gender_is_refused():

@@ -1,0 +1,221 @@
+"""Many recordings at once: one queue for every file, short or long.
+
+``n_jobs`` reader threads take the next file from the list, read it a block (60 s)
+at a time and turn each block into window features (``windows.voiced_block``:
+reading, resampling, voice detection and features release the GIL, so the threads
+run in parallel). Every block, of a 1 s clip or of an hour-long recording alike,
+goes into one bounded queue; the calling thread takes blocks from it, judges the
+windows of many at once with the network, and adds each block's log-odds to its
+recording's :class:`Tally`. A recording is answered once its last block is judged,
+and answers come out in the order the files were given. Memory stays bounded: a
+reader waits while the queue is full, and a long file is never held whole.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import AudioError
+from .windows import VoicedBlock
+
+BATCH_WINDOWS = 512  # windows the network judges in one call, at most, when that many are waiting
+
+
+@dataclass
+class Source:
+    """A recording to judge: its name (a path, or None for an array) and how to read its 16 kHz blocks."""
+
+    name: str | None
+    blocks: Callable[[], Iterator[np.ndarray]]
+
+
+@dataclass
+class Tally:
+    """A recording's judged windows, gathered block by block: everything its answer is made of.
+
+    ``pieces`` are sample bounds from the start of the recording; ``log_odds[k]``
+    holds the log-odds of female of piece k's windows.
+    """
+
+    name: str | None
+    samples: int = 0
+    speech_seconds: float = 0.0
+    pieces: list[tuple[int, int]] = field(default_factory=list)
+    log_odds: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, block: VoicedBlock, log_odds: np.ndarray) -> None:
+        """Add a block, the next in the recording, with the log-odds of its windows."""
+        edges = np.cumsum([0, *block.counts])
+        for (start, end), a, b in zip(block.pieces, edges[:-1], edges[1:]):
+            self.pieces.append((self.samples + start, self.samples + end))
+            self.log_odds.append(log_odds[a:b])
+        self.samples += block.samples
+        self.speech_seconds += block.speech_seconds
+
+
+@dataclass
+class Judged:
+    """What became of one source: its tally, or the reason it could not be read."""
+
+    index: int
+    name: str | None
+    tally: Tally | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Read:  # a reader's message: the next block of source ``index``
+    index: int
+    name: str | None
+    block: VoicedBlock
+
+
+@dataclass
+class _Ended:  # a reader's message: source ``index`` is read to its end, or failed
+    index: int
+    name: str | None
+    error: str | None = None
+
+
+@dataclass
+class _Stopped:  # a reader's message: it has no more sources; ``crash`` if it died of a bug
+    crash: BaseException | None = None
+
+
+def judge(
+    sources: Iterable[Source],
+    prepare: Callable[[np.ndarray], VoicedBlock],
+    log_odds: Callable[[np.ndarray], np.ndarray],
+    n_jobs: int | None = None,
+    batch_windows: int = BATCH_WINDOWS,
+) -> Iterator[Judged]:
+    """Judge every source, yielding one :class:`Judged` per source, in order.
+
+    ``prepare`` turns a block of samples into a :class:`VoicedBlock` (in the reader
+    threads); ``log_odds`` judges a batch of window features (in this thread). A
+    source that raises :class:`AudioError` is answered with its error and the rest go on.
+    """
+    n_jobs = max(1, n_jobs or os.cpu_count() or 1)
+    numbered = enumerate(sources)
+    taking = threading.Lock()
+    stop = threading.Event()
+    inbox: queue.Queue = queue.Queue(maxsize=4 * n_jobs)
+
+    def send(message) -> bool:
+        """Put a message in the queue unless the caller has stopped listening."""
+        while not stop.is_set():
+            try:
+                inbox.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read_one(index: int, source: Source) -> bool:
+        blocks = source.blocks()
+        try:
+            for block in blocks:
+                if not send(_Read(index, source.name, prepare(block))):
+                    return False
+        except AudioError as error:
+            return send(_Ended(index, source.name, error.reason))
+        finally:
+            getattr(blocks, "close", lambda: None)()
+        return send(_Ended(index, source.name))
+
+    def reader() -> None:
+        crash = None
+        try:
+            while not stop.is_set():
+                with taking:
+                    item = next(numbered, None)
+                if item is None or not read_one(*item):
+                    break
+        except BaseException as error:  # a bug, not a bad file: the caller re-raises it
+            crash = error
+        send(_Stopped(crash))
+
+    threads = [threading.Thread(target=reader, name=f"audiogender-reader-{k}", daemon=True) for k in range(n_jobs)]
+    for thread in threads:
+        thread.start()
+    yield from _gather(inbox, len(threads), log_odds, batch_windows, stop)
+
+
+def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int, stop: threading.Event) -> Iterator[Judged]:
+    """The calling thread's side of :func:`judge`: batch the blocks, judge them, answer in order."""
+    batch = _Batch(log_odds)
+    answers: dict[int, Judged] = {}
+    following = 0  # the next index to yield
+    try:
+        while readers:
+            try:
+                message = inbox.get(block=not batch.blocks)
+            except queue.Empty:  # nothing new has come in: judge what is waiting rather than wait for more
+                answers.update(batch.judge())
+                continue
+            if isinstance(message, _Read):
+                batch.add(message)
+                if batch.windows >= batch_windows:
+                    answers.update(batch.judge())
+            elif isinstance(message, _Ended):
+                answers.update(batch.end(message))
+            else:
+                readers -= 1
+                if message.crash is not None:
+                    raise message.crash
+            while following in answers:
+                yield answers.pop(following)
+                following += 1
+        answers.update(batch.judge())
+        while following in answers:
+            yield answers.pop(following)
+            following += 1
+    finally:
+        stop.set()
+
+
+class _Batch:
+    """Blocks waiting for the network, and the tallies of the recordings they belong to."""
+
+    def __init__(self, log_odds: Callable[[np.ndarray], np.ndarray]):
+        self.log_odds = log_odds
+        self.blocks: list[_Read] = []
+        self.windows = 0
+        self.tallies: dict[int, Tally] = {}
+        self.ended: list[int] = []  # sources read to their end, answered once their waiting blocks are judged
+
+    def add(self, message: _Read) -> None:
+        self.tallies.setdefault(message.index, Tally(message.name))
+        self.blocks.append(message)
+        self.windows += len(message.block.features)
+
+    def end(self, message: _Ended) -> dict[int, Judged]:
+        """The source's answer now, or once its waiting blocks are judged (then {})."""
+        tally = self.tallies.setdefault(message.index, Tally(message.name))
+        if message.error is not None:
+            del self.tallies[message.index]
+            return {message.index: Judged(message.index, message.name, error=message.error)}
+        if any(m.index == message.index for m in self.blocks):
+            self.ended.append(message.index)
+            return {}
+        del self.tallies[message.index]
+        return {message.index: Judged(message.index, message.name, tally)}
+
+    def judge(self) -> dict[int, Judged]:
+        """Run the network on every waiting window; the sources this finishes, answered."""
+        if self.blocks:
+            scores = self.log_odds(np.concatenate([m.block.features for m in self.blocks]))
+            edges = np.cumsum([0, *(len(m.block.features) for m in self.blocks)])
+            for message, a, b in zip(self.blocks, edges[:-1], edges[1:]):
+                if message.index in self.tallies:  # else the source failed after this block was read
+                    self.tallies[message.index].add(message.block, scores[a:b])
+            self.blocks, self.windows = [], 0
+        finished = {i: Judged(i, self.tallies[i].name, self.tallies.pop(i)) for i in self.ended}
+        self.ended = []
+        return finished

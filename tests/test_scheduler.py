@@ -1,0 +1,91 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from audiogender.audio import AudioError
+from audiogender.scheduler import Source, judge
+from audiogender.windows import VoicedBlock
+
+
+def _source(name, blocks=1, fail_at=None):
+    """A fake recording of ``blocks`` blocks, each 1 s with one voiced piece of two windows."""
+
+    def read():
+        for k in range(blocks):
+            if k == fail_at:
+                raise AudioError(name, "cannot be read as audio (broken here)")
+            yield np.full(16_000, k, np.float32)
+
+    return Source(name, read)
+
+
+def _prepare(block):
+    return VoicedBlock(block.size, 1.0, [(0, block.size)], np.full((2, 4, 3), block[0], np.float32), [2])
+
+
+def _log_odds(features):
+    return features[:, 0, 0].astype(float)  # a window's "log-odds" is its block number
+
+
+def test_every_source_is_answered_in_order_whatever_its_length_and_failures_go_on():
+    sources = [_source("long", blocks=7), _source("a"), _source("bad", blocks=3, fail_at=1), _source("b", blocks=2)]
+    judged = list(judge(sources, _prepare, _log_odds, n_jobs=2, batch_windows=3))
+    assert [j.name for j in judged] == ["long", "a", "bad", "b"] and [j.index for j in judged] == [0, 1, 2, 3]
+    assert judged[2].tally is None and "broken here" in judged[2].error
+    long = judged[0].tally
+    assert long.samples == 7 * 16_000 and long.speech_seconds == 7.0
+    assert long.pieces == [(k * 16_000, (k + 1) * 16_000) for k in range(7)]  # offsets run on from block to block
+    assert [list(p) for p in long.log_odds] == [[k, k] for k in range(7)]  # each block's windows, in order
+
+
+def test_only_the_readers_run_beside_the_caller_no_pool_inside_a_pool():
+    before, seen = set(threading.enumerate()), set()
+
+    def log_odds(features):
+        seen.update(t.name for t in set(threading.enumerate()) - before)
+        return _log_odds(features)
+
+    list(judge([_source(f"f{i}", blocks=1 + i % 3) for i in range(20)], _prepare, log_odds, n_jobs=2, batch_windows=4))
+    assert seen and seen <= {"audiogender-reader-0", "audiogender-reader-1"}
+
+
+def test_readers_stay_a_bounded_distance_ahead_of_a_slow_network():
+    prepared = []
+
+    def prepare(block):
+        prepared.append(1)
+        return _prepare(block)
+
+    judged, ahead = [], []
+
+    def slow(features):
+        time.sleep(0.01)
+        ahead.append(len(prepared) - sum(judged))  # blocks read but not yet judged
+        judged.append(len(features) // 2)
+        return _log_odds(features)
+
+    for _ in judge([_source("long", blocks=60)], prepare, slow, n_jobs=1, batch_windows=2):
+        pass
+    assert len(prepared) == sum(judged) == 60
+    assert max(ahead) <= 4 + 2 + 1  # the queue (4 per reader), a block being put, and the batch being judged
+
+
+def test_a_bug_in_a_reader_is_raised_not_swallowed():
+    def broken(block):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        list(judge([_source("a")], broken, _log_odds, n_jobs=1))
+
+
+def test_stopping_early_stops_the_readers():
+    before = {t for t in threading.enumerate()}
+    answers = judge([_source(f"f{i}", blocks=5) for i in range(200)], _prepare, _log_odds, n_jobs=2)
+    next(answers)
+    answers.close()
+    deadline = time.time() + 5
+    while time.time() < deadline and any(t.name.startswith("audiogender-reader") for t in set(threading.enumerate()) - before):
+        time.sleep(0.05)
+    assert not any(t.name.startswith("audiogender-reader") for t in set(threading.enumerate()) - before)
