@@ -16,7 +16,7 @@ from audiogender.audio import (
     remove_dc,
     stream_audio,
 )
-from helpers import SAMPLES, harmonic_tone
+from helpers import SAMPLES, SHARED, harmonic_tone
 
 
 @pytest.mark.parametrize(
@@ -42,8 +42,8 @@ def test_stereo_at_44k1_is_averaged_and_resampled(tmp_path):
 @pytest.mark.parametrize(
     "make, reason",
     [
-        (lambda p: p.write_bytes(b""), "cannot be read"),
-        (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "cannot be read"),
+        (lambda p: p.write_bytes(b""), "not a readable audio file"),
+        (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "not a readable audio file"),
         (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16_000), "no samples"),
         (lambda p: sf.write(p, np.full(800, np.nan, dtype=np.float32), 16_000, subtype="FLOAT"), "not finite"),
     ],
@@ -105,7 +105,7 @@ def test_streaming_in_blocks_gives_the_same_samples_as_reading_whole():
     [
         (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16_000), "no samples"),
         (lambda p: sf.write(p, np.full(800, np.nan, dtype=np.float32), 16_000, subtype="FLOAT"), "not finite"),
-        (lambda p: p.write_bytes(b"RIFF"), "cannot be read"),
+        (lambda p: p.write_bytes(b"RIFF"), "not a readable audio file"),
     ],
     ids=["zero samples", "NaN samples", "truncated header"],
 )
@@ -124,3 +124,65 @@ def test_loudest_stretch_keeps_the_loud_seconds_of_a_long_waveform():
     kept = loudest_stretch(audio, 2.0)
     assert kept.size == 32_000 and np.all(kept == 0.5)
     assert loudest_stretch(loud, 5.0) is loud
+
+
+def _encode(path, audio, codec, container, layout="mono", rate=48_000, video=False):
+    """Write ``audio`` (16 kHz) with FFmpeg's ``codec`` in a ``container``, as a phone or a browser would; with ``video``, beside a few frames of video."""
+    from fractions import Fraction
+
+    import av
+    import soxr
+
+    data = np.tile(soxr.resample(audio, SAMPLE_RATE, rate)[None], (2 if layout == "stereo" else 1, 1)).astype(np.float32)
+    with av.open(str(path), "w", format=container) as out:
+        picture = out.add_stream("mpeg4", rate=10) if video else None  # every stream is added before the first is written
+        sound = out.add_stream(codec, rate=rate, layout=layout)
+        if picture is not None:
+            picture.width, picture.height, picture.pix_fmt = 64, 48, "yuv420p"
+            for k in range(10):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * k, np.uint8), format="rgb24").reformat(format="yuv420p")
+                frame.pts, frame.time_base = k, Fraction(1, 10)
+                out.mux(picture.encode(frame))
+            out.mux(picture.encode(None))
+        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=layout)
+        frame.rate = rate
+        out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+
+
+@pytest.mark.parametrize(
+    "name, codec, container, layout, video",
+    [
+        ("memo.m4a", "aac", "mp4", "mono", False),  # a phone's voice memo
+        ("browser.webm", "libopus", "webm", "stereo", False),  # what MediaRecorder gives in Chrome and Firefox
+        ("clip.mp4", "aac", "mp4", "stereo", True),  # the sound of a video
+    ],
+)
+def test_formats_libsndfile_cannot_read_are_decoded_by_ffmpeg(tmp_path, name, codec, container, layout, video):
+    voice = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
+    _encode(tmp_path / name, voice, codec, container, layout, video=video)
+    audio = load_audio(tmp_path / name)
+    assert audio.size == pytest.approx(voice.size, abs=0.05 * SAMPLE_RATE)  # codecs add a few ms of priming
+    assert loud_level(audio) == pytest.approx(loud_level(voice), rel=0.2)
+    assert [p.name for p in find_audio_files([tmp_path])] == [name]
+
+
+def test_a_file_no_decoder_can_read_names_both_reasons(tmp_path):
+    (tmp_path / "memo.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + bytes(200))  # a header, then nothing
+    with pytest.raises(AudioError, match="not a readable audio file \\(libsndfile: .*; FFmpeg: .*\\)"):
+        load_audio(tmp_path / "memo.m4a")
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is absent")
+def test_every_recording_of_the_shared_data_reads():
+    import csv
+
+    failed = {}
+    for manifest in sorted(SHARED.glob("*/manifest.csv")):
+        for row in csv.DictReader(manifest.open()):
+            try:
+                assert load_audio(manifest.parent / row["path"]).size > 0
+            except AudioError as error:
+                failed[str(error)] = row["path"]
+    assert failed == {}

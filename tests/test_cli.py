@@ -31,7 +31,7 @@ def test_json_and_a_bad_file_sets_the_exit_status(capsys, tmp_path):
     status, out = run(capsys, "predict", str(SAMPLES / "p240_00000.mp3"), str(bad), "--format", "json")
     rows = json.loads(out)
     assert status == 1 and [r["error"] is None for r in rows] == [True, False]
-    assert str(bad) in rows[1]["path"] and "cannot be read" in rows[1]["error"]
+    assert str(bad) in rows[1]["path"] and "not a readable audio file" in rows[1]["error"]
 
 
 def test_a_folder_without_audio_is_reported(capsys, tmp_path):

@@ -54,7 +54,23 @@ def test_mel_filters_are_loaded_once_and_are_librosas():
     assert mel_filters(40) is mel_filters(40)
     assert mel_filters(40).shape == (40, 201)
     np.testing.assert_allclose(mel_filters(40), librosa.filters.mel(sr=16_000, n_fft=400, n_mels=40), rtol=1e-6)
-    assert mel_filters(64).shape == (64, 201)  # sizes not stored are built
+    for n_mels in (64, 80):  # sizes not stored are built, without librosa
+        np.testing.assert_allclose(mel_filters(n_mels), librosa.filters.mel(sr=16_000, n_fft=400, n_mels=n_mels), rtol=1e-5, atol=1e-8)
+
+
+def test_mel_power_is_what_librosa_and_the_ge2e_encoder_read():
+    config = FeatureConfig("mel", window_seconds=1.59, hop_seconds=0.77)
+    window = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")[: config.window_samples]
+    ours = compute_features(window, config)
+    reference = librosa.feature.melspectrogram(y=window, sr=16_000, n_fft=400, hop_length=160, n_mels=40).T
+    assert ours.shape == reference.shape == (config.n_frames, 40) == (160, 40)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-6)
+
+
+def test_windows_are_part_of_the_features():
+    assert (FeatureConfig("logmel").n_frames, FeatureConfig("logmel").window_samples, FeatureConfig("logmel").hop_samples) == (98, 16_000, 8_000)
+    assert FeatureConfig("mfcc") != FeatureConfig("mfcc", window_seconds=2.0)
+    assert FeatureConfig(**FeatureConfig("mel", window_seconds=1.59).to_dict()).n_frames == 160
 
 
 def test_unknown_feature_kind_is_refused():

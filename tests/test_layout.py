@@ -7,7 +7,7 @@ import audiogender
 
 PACKAGE = Path(audiogender.__file__).parent
 PRODUCT = sorted(p for p in PACKAGE.glob("*.py"))
-LAB_ONLY = {"torch", "skorch", "sklearn", "pandas", "matplotlib", "seaborn", "pyworld", "onnx", "yaml"}
+LAB_ONLY = {"torch", "skorch", "sklearn", "pandas", "matplotlib", "seaborn", "pyworld", "onnx", "yaml", "librosa"}
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:

@@ -15,7 +15,7 @@ def _source(name, blocks=1, fail_at=None):
     def read():
         for k in range(blocks):
             if k == fail_at:
-                raise AudioError(name, "cannot be read as audio (broken here)")
+                raise AudioError(name, "not a readable audio file as audio (broken here)")
             yield np.full(16_000, k, np.float32)
 
     return Source(name, read)
@@ -89,3 +89,31 @@ def test_stopping_early_stops_the_readers():
     while time.time() < deadline and any(t.name.startswith("audiogender-reader") for t in set(threading.enumerate()) - before):
         time.sleep(0.05)
     assert not any(t.name.startswith("audiogender-reader") for t in set(threading.enumerate()) - before)
+
+
+def test_readers_take_a_bounded_number_of_sources_ahead_of_a_slow_one():
+    from audiogender.scheduler import SOURCES_AHEAD_PER_READER
+
+    taken = []
+
+    def source(name, blocks):
+        def read():
+            taken.append(name)
+            for k in range(blocks):
+                time.sleep(0.02 if name == "slow" else 0)
+                yield np.zeros(16_000, np.float32)
+
+        return Source(name, read)
+
+    answers = judge([source("slow", 20)] + [source(f"f{i}", 1) for i in range(500)], _prepare, _log_odds, n_jobs=2)
+    first = next(answers)
+    assert first.name == "slow" and len(taken) <= SOURCES_AHEAD_PER_READER * 2 + 2
+    assert len(list(answers)) == 500
+
+
+def test_a_source_that_fails_as_it_opens_is_answered_with_its_error():
+    def opens_badly():
+        raise AudioError("x.wav", "no such file")
+
+    judged = list(judge([Source("x.wav", opens_badly), _source("a")], _prepare, _log_odds, n_jobs=1))
+    assert judged[0].error == "no such file" and judged[1].tally is not None

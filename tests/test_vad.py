@@ -24,13 +24,13 @@ def test_probabilities_are_silero_streaming_models(speech):
     np.testing.assert_allclose(probs, expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_stretches_follow_silero_rules(seed, speech):
+@pytest.mark.parametrize("case", range(5))
+def test_stretches_follow_silero_rules(case, speech):
     from silero_vad import get_speech_timestamps_from_probs
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(case)
     # runs of speech-like and silence-like chunks, with probabilities in the hysteresis band too
-    probs = np.repeat(rng.uniform(0, 1, 60), rng.integers(1, 20, 60)) if seed else speech_probabilities(speech)
+    probs = np.repeat(rng.uniform(0, 1, 60), rng.integers(1, 20, 60)) if case else speech_probabilities(speech)
     n_samples = probs.size * CHUNK - int(rng.integers(0, CHUNK))
     for threshold, min_speech in ((0.5, 0.25), (0.3, 0.1), (0.7, 1.0)):
         ours = regions_from_probabilities(probs, n_samples, threshold, min_speech)
@@ -39,7 +39,7 @@ def test_stretches_follow_silero_rules(seed, speech):
             min_speech_duration_ms=int(1000 * min_speech), audio_length_samples=n_samples,
         )  # fmt: skip
         assert ours == [(s["start"], s["end"]) for s in theirs]
-    assert seed or len(ours) > 0
+    assert case or len(ours) > 0
 
 
 def test_speech_is_found_and_a_buzz_is_not(speech):

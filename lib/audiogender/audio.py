@@ -1,4 +1,4 @@
-"""Reading audio: any file soundfile reads, as mono float32 at the model's rate.
+"""Reading audio: any file libsndfile or FFmpeg reads, as mono float32 at the model's rate.
 
 Every recording passes through the same three steps before features are taken:
 remove the DC offset (``audiomnist-az`` clips sit near -0.085, which makes silence
@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
+
+from .decoders import DecodeError, open_audio
 
 SAMPLE_RATE = 16_000  # Hz: the one rate the model hears
 N_FFT = 400  # 25 ms analysis frames (the FFT is as long as the window)
@@ -25,7 +26,12 @@ N_FRAMES = 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH  # 98 frames in a 1 s clip
 TARGET_RMS = 0.05  # level the loud part of every recording is scaled to
 SILENCE_RMS = 1e-4  # below this a recording holds no signal worth judging
 BLOCK_SECONDS = 60.0  # long recordings are read and judged this much at a time
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000  # Hz: a header outside these is not believed
+MAX_BLOCK_SAMPLES = int(BLOCK_SECONDS * 48_000 * 2)  # decoded samples held at once, all channels: a minute of 48 kHz stereo
+AUDIO_EXTENSIONS = (
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf",  # libsndfile
+    ".m4a", ".mp4", ".aac", ".webm", ".mka", ".mkv", ".mov", ".wma", ".amr", ".3gp",  # FFmpeg
+)  # fmt: skip
 
 
 class AudioError(ValueError):
@@ -50,9 +56,10 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
 def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, sample_rate: int = SAMPLE_RATE):
     """Yield ``path`` as consecutive mono float32 blocks of about ``block_seconds`` at ``sample_rate``.
 
-    The file is read and resampled (soxr's streaming resampler, so the blocks join
-    seamlessly) a block at a time, so memory does not grow with the recording's
-    length. Raises :class:`AudioError` as :func:`load_audio` does.
+    The file is decoded (``decoders``: libsndfile, else FFmpeg), down-mixed and
+    resampled (soxr's streaming resampler, so the blocks join seamlessly) a block at a
+    time, so memory does not grow with the recording's length. Raises
+    :class:`AudioError` as :func:`load_audio` does.
     """
     path = Path(path)
     if path.is_dir():
@@ -60,31 +67,51 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, 
     if not path.exists():
         raise AudioError(path, "no such file")
     try:
-        source = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioError(path, f"cannot be read as audio ({error})") from None
-    with source:
-        resampler = None if source.samplerate == sample_rate else soxr.ResampleStream(source.samplerate, sample_rate, 1, dtype="float32")
-        frames = max(1, int(block_seconds * source.samplerate))
-        total = 0
-        try:
-            while True:
-                data = source.read(frames, dtype="float32", always_2d=True)
-                last = len(data) < frames
-                mono = data.mean(axis=1)
-                if not np.all(np.isfinite(mono)):
-                    raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
-                if resampler is not None:
-                    mono = resampler.resample_chunk(mono, last=last)
-                total += mono.size
-                if mono.size:
-                    yield np.ascontiguousarray(mono, dtype=np.float32)
-                if last:
-                    break
-        except (sf.LibsndfileError, RuntimeError) as error:
-            raise AudioError(path, f"cannot be read as audio ({error})") from None
+        decoded = open_audio(path)
+    except DecodeError as error:
+        raise AudioError(path, f"not a readable audio file ({error})") from None
+    check_rate(decoded.sample_rate, path)
+    resampler = None if decoded.sample_rate == sample_rate else soxr.ResampleStream(decoded.sample_rate, sample_rate, 1, dtype="float32")
+    block = max(1, min(int(block_seconds * decoded.sample_rate), MAX_BLOCK_SAMPLES // decoded.channels))
+    total = 0
+    try:
+        for data, last in _rechunk(decoded.chunks, block):
+            mono = data.mean(axis=1, dtype=np.float64)  # float64, so channels near float32's limit do not overflow
+            if not np.all(np.isfinite(mono)):
+                raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
+            mono = mono.astype(np.float32)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            total += mono.size
+            if mono.size:
+                yield np.ascontiguousarray(mono, dtype=np.float32)
+    except DecodeError as error:
+        raise AudioError(path, f"not a readable audio file ({error})") from None
+    finally:
+        decoded.chunks.close()
     if total == 0:
         raise AudioError(path, "holds no samples")
+
+
+def check_rate(rate, path=None) -> int:
+    """``rate`` as an int, if it is a sample rate audio can have; else :class:`AudioError`."""
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"a sample rate of {rate!r} Hz is not one audio has (between {MIN_SAMPLE_RATE:,} and {MAX_SAMPLE_RATE:,})")
+    return int(rate)
+
+
+def _rechunk(chunks, size: int):
+    """(block of ``size`` rows, whether it is the last) from chunks of any length; the last block may be shorter."""
+    pending, held = [], 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        while held >= size:
+            joined = np.concatenate(pending)
+            block, rest = joined[:size], joined[size:]
+            pending, held = ([rest] if len(rest) else []), len(rest)
+            yield block, False
+    yield (np.concatenate(pending) if pending else np.zeros((0, 1), np.float32)), True
 
 
 def to_model_rate(

@@ -1,9 +1,17 @@
 """Features, defined once and used by training and prediction alike.
 
-The seed's recipe: pre-emphasis 0.97, 25 ms Hann windows every 10 ms, no centring,
-40 mel bands, 12 cepstral coefficients with a lifter of 22, on a clip of 1 s, giving
-a 98 x 12 matrix. The log-mel option keeps the 40 bands (98 x 40), in dB relative to
-the clip's loudest bin, so it does not change with the recording's level.
+* ``mfcc``, the seed's: pre-emphasis 0.97, 25 ms Hann windows every 10 ms, no
+  centring, 40 mel bands, 12 cepstral coefficients with a lifter of 22, on a window
+  of 1 s, giving a 98 x 12 matrix.
+* ``logmel``, our CNN's: the 40 bands (98 x 40), in dB relative to the window's
+  loudest bin, so it does not change with the recording's level.
+* ``mel``, the GE2E speaker encoder's: mel power itself (not its log), frames
+  centred as librosa centres them, no pre-emphasis, on 1.6 s windows (160 x 40),
+  as Resemblyzer computes them.
+
+A :class:`FeatureConfig` also says how long the windows a network judges are and
+how far apart, so a recording is cut into windows the same way in training and in
+prediction.
 """
 
 from __future__ import annotations
@@ -14,55 +22,93 @@ from importlib import resources
 
 import numpy as np
 
-from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from .audio import CLIP_SECONDS, HOP_LENGTH, N_FFT, SAMPLE_RATE
 
 PRE_EMPHASIS = 0.97
 N_MELS = 40
 N_MFCC = 12
 LIFTER = 22
 TOP_DB = 80.0  # dynamic range kept below the loudest bin, as librosa.power_to_db
-FEATURES_VERSION = 1  # bump when the computation changes, so cached features are recomputed
+KINDS = ("mfcc", "logmel", "mel")
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Which features a model reads: ``"mfcc"`` (the seed's) or ``"logmel"``."""
+    """Which features a network reads (``kind``, see the module's docstring), and the windows it judges."""
 
     kind: str = "mfcc"
     n_mels: int = N_MELS
     n_mfcc: int = N_MFCC
+    window_seconds: float = CLIP_SECONDS  # each window the network judges
+    hop_seconds: float = CLIP_SECONDS / 2  # between the starts of neighbouring windows
 
     def __post_init__(self):
-        if self.kind not in ("mfcc", "logmel"):
-            raise ValueError(f"unknown feature kind {self.kind!r}: use 'mfcc' or 'logmel'")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown feature kind {self.kind!r}: use one of {', '.join(KINDS)}")
 
     @property
     def n_features(self) -> int:
         """Width of the feature matrix (its height is the number of frames)."""
         return self.n_mfcc if self.kind == "mfcc" else self.n_mels
 
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_seconds * SAMPLE_RATE))
+
+    @property
+    def hop_samples(self) -> int:
+        return int(round(self.hop_seconds * SAMPLE_RATE))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in one window: centred frames (``mel``) also cover its two ends."""
+        if self.kind == "mel":
+            return 1 + self.window_samples // HOP_LENGTH
+        return 1 + (self.window_samples - N_FFT) // HOP_LENGTH
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def cache_key(self) -> str:
-        """Names these features and the code version that computes them."""
-        return f"{self.kind}-{self.n_mels}-{self.n_mfcc}-v{FEATURES_VERSION}"
+        """Names these features (the code that computes them is keyed by ``lab.cache``)."""
+        return "-".join(f"{value}" for value in asdict(self).values())
 
 
 @lru_cache(maxsize=None)
 def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     """The mel filterbank (n_mels x bins), loaded once and reused.
 
-    As Whisper does, the filters librosa defines are stored in ``assets/mel_filters.npz``,
-    so classifying a file does not wait a second for librosa to build them (a test
-    checks the stored copy against librosa); other sizes are built with librosa.
+    As Whisper does, the filters librosa defines are stored in ``assets/mel_filters.npz``
+    (a test checks the stored copy against librosa); other sizes are built by
+    :func:`slaney_mel_filters`, the same formula, without librosa.
     """
     with np.load(resources.files("audiogender") / "assets" / "mel_filters.npz") as stored:
         if f"mel_{n_mels}" in stored:
             return stored[f"mel_{n_mels}"]
-    import librosa  # slow to import, so only when a size is not stored
+    return slaney_mel_filters(n_mels)
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (3 mel per 200 Hz), logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1000.0) / 1000.0) / (np.log(6.4) / 27.0), linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def slaney_mel_filters(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
+    """Triangular mel filters with Slaney's scale and area normalisation: ``librosa.filters.mel``'s defaults."""
+    bins = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    ramps = edges[:, None] - bins[None, :]
+    widths = np.diff(edges)
+    rising, falling = -ramps[:-2] / widths[:-1, None], ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(rising, falling)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
 
 
 @lru_cache(maxsize=None)
@@ -90,13 +136,18 @@ def pre_emphasis(audio: np.ndarray) -> np.ndarray:
     return np.concatenate([audio[..., :1], audio[..., 1:] - PRE_EMPHASIS * audio[..., :-1]], axis=-1)
 
 
-def power_spectrogram(audio: np.ndarray) -> np.ndarray:
-    """|STFT|^2 of frames without centring: (..., samples) -> (..., frames, bins).
+def power_spectrogram(audio: np.ndarray, center: bool = False) -> np.ndarray:
+    """|STFT|^2 of 25 ms frames every 10 ms: (..., samples) -> (..., frames, bins).
 
-    scipy's FFT, because on float32 frames it is about four times faster than numpy's.
+    Without ``center`` the first frame starts at the first sample (the seed's way);
+    with it, frames are centred on every 10th ms and the ends padded with zeros, as
+    ``librosa.stft`` does. scipy's FFT, because on float32 frames it is about four
+    times faster than numpy's.
     """
     from scipy import fft  # imported here: a third of a second that only feature extraction needs
 
+    if center:
+        audio = np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(N_FFT // 2, N_FFT // 2)])
     frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT, axis=-1)[..., ::HOP_LENGTH, :]
     spectrum = fft.rfft(frames * _window(), axis=-1)
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
@@ -116,6 +167,15 @@ def log_mel(audio: np.ndarray, n_mels: int = N_MELS, reference: str = "max") -> 
     return np.maximum(db, db.max(axis=(-2, -1), keepdims=True) - TOP_DB)
 
 
+def mel_power(audio: np.ndarray, n_mels: int = N_MELS) -> np.ndarray:
+    """Mel power of centred frames, no pre-emphasis, no log: (..., samples) -> (..., frames, n_mels).
+
+    What ``librosa.feature.melspectrogram`` gives with its defaults, and so what the
+    GE2E speaker encoder (Resemblyzer) was trained on.
+    """
+    return (power_spectrogram(audio, center=True) @ mel_filters(n_mels).T).astype(np.float32)
+
+
 def mfcc(audio: np.ndarray, n_mfcc: int = N_MFCC, n_mels: int = N_MELS) -> np.ndarray:
     """The seed's MFCCs: (..., samples) -> (..., frames, n_mfcc), as librosa computes them."""
     db = log_mel(audio, n_mels, reference="one")
@@ -128,4 +188,6 @@ def compute_features(audio: np.ndarray, config: FeatureConfig = FeatureConfig())
     audio = np.asarray(audio, dtype=np.float32)
     if config.kind == "mfcc":
         return mfcc(audio, config.n_mfcc, config.n_mels)
+    if config.kind == "mel":
+        return mel_power(audio, config.n_mels)
     return log_mel(audio, config.n_mels).astype(np.float32)

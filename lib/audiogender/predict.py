@@ -158,7 +158,7 @@ class GenderClassifier:
         """``female`` or ``male``, or ``uncertain`` strictly inside this classifier's uncertain band."""
         return label_for(p_female, self.uncertain_band)
 
-    def log_odds_features(self, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def log_odds_features(self, features: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
         """Calibrated log(p(female) / p(male)) of each feature matrix in a batch (windows x frames x width)."""
         out = [self.network.log_odds(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
         return np.concatenate(out) if out else np.zeros(0)

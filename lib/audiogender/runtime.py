@@ -88,14 +88,14 @@ class OnnxNetwork:
 
 
 def load_network(path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> OnnxNetwork:
-    """The exported network meant by ``path``: an ``.onnx`` file, a ``.pt`` checkpoint's twin, or a run folder's ``model.onnx``.
+    """The exported network meant by ``path``: an ``.onnx`` file, a ``.pt`` checkpoint's twin, or a run folder's model.
 
     A twin is used only if it was exported from these very weights; otherwise
     :class:`ModelError` says how to export it (the lab has torch, prediction does not).
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / "model.onnx"
+    if path.is_dir():  # a run folder: its checkpoint, so the twin's provenance is checked
+        path = path / "model.pt" if (path / "model.pt").exists() else path / "model.onnx"
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     if path.suffix != ".pt":

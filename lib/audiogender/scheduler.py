@@ -24,7 +24,11 @@ import numpy as np
 from .audio import AudioError
 from .windows import VoicedBlock
 
-BATCH_WINDOWS = 512  # windows the network judges in one call, at most, when that many are waiting
+BATCH_WINDOWS = 256  # windows the network judges in one call, at most
+QUEUED_BLOCKS_PER_READER = 4  # prepared blocks waiting for the network, per reader, before readers wait
+SOURCES_AHEAD_PER_READER = 16  # sources a reader may run ahead of the oldest unanswered one
+POLL_SECONDS = 0.1  # how often a waiting thread checks whether the caller has stopped listening
+JOIN_SECONDS = 5.0  # how long the caller waits for readers to finish the block in hand when it stops
 
 
 @dataclass
@@ -105,21 +109,30 @@ def judge(
     numbered = enumerate(sources)
     taking = threading.Lock()
     stop = threading.Event()
-    inbox: queue.Queue = queue.Queue(maxsize=4 * n_jobs)
+    inbox: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS_PER_READER * n_jobs)
+    ahead = threading.Semaphore(SOURCES_AHEAD_PER_READER * n_jobs)  # sources taken but not yet answered
 
-    def send(message) -> bool:
-        """Put a message in the queue unless the caller has stopped listening."""
+    def wait_for(attempt) -> bool:
+        """Retry ``attempt`` (a non-blocking step with a timeout) until it succeeds or the caller stops listening."""
         while not stop.is_set():
-            try:
-                inbox.put(message, timeout=0.1)
+            if attempt():
                 return True
-            except queue.Full:
-                continue
         return False
 
+    def send(message) -> bool:
+        def put():
+            try:
+                inbox.put(message, timeout=POLL_SECONDS)
+                return True
+            except queue.Full:
+                return False
+
+        return wait_for(put)
+
     def read_one(index: int, source: Source) -> bool:
-        blocks = source.blocks()
+        blocks = None
         try:
+            blocks = source.blocks()
             for block in blocks:
                 if not send(_Read(index, source.name, prepare(block))):
                     return False
@@ -132,7 +145,7 @@ def judge(
     def reader() -> None:
         crash = None
         try:
-            while not stop.is_set():
+            while wait_for(lambda: ahead.acquire(timeout=POLL_SECONDS)):
                 with taking:
                     item = next(numbered, None)
                 if item is None or not read_one(*item):
@@ -144,21 +157,27 @@ def judge(
     threads = [threading.Thread(target=reader, name=f"audiogender-reader-{k}", daemon=True) for k in range(n_jobs)]
     for thread in threads:
         thread.start()
-    yield from _gather(inbox, len(threads), log_odds, batch_windows, stop)
+    try:
+        for judged in _gather(inbox, len(threads), log_odds, batch_windows):
+            ahead.release()
+            yield judged
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=JOIN_SECONDS)
 
 
-def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int, stop: threading.Event) -> Iterator[Judged]:
+def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int) -> Iterator[Judged]:
     """The calling thread's side of :func:`judge`: batch the blocks, judge them, answer in order."""
     batch = _Batch(log_odds)
     answers: dict[int, Judged] = {}
     following = 0  # the next index to yield
-    try:
-        while readers:
-            try:
-                message = inbox.get(block=not batch.blocks)
-            except queue.Empty:  # nothing new has come in: judge what is waiting rather than wait for more
-                answers.update(batch.judge())
-                continue
+    while readers:
+        try:
+            message = inbox.get(timeout=0 if batch.blocks else POLL_SECONDS)
+        except queue.Empty:  # nothing new has come in: judge what is waiting rather than wait for more
+            answers.update(batch.judge())
+        else:
             if isinstance(message, _Read):
                 batch.add(message)
                 if batch.windows >= batch_windows:
@@ -169,15 +188,13 @@ def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int, stop
                 readers -= 1
                 if message.crash is not None:
                     raise message.crash
-            while following in answers:
-                yield answers.pop(following)
-                following += 1
-        answers.update(batch.judge())
         while following in answers:
             yield answers.pop(following)
             following += 1
-    finally:
-        stop.set()
+    answers.update(batch.judge())
+    while following in answers:
+        yield answers.pop(following)
+        following += 1
 
 
 class _Batch:
@@ -198,8 +215,10 @@ class _Batch:
     def end(self, message: _Ended) -> dict[int, Judged]:
         """The source's answer now, or once its waiting blocks are judged (then {})."""
         tally = self.tallies.setdefault(message.index, Tally(message.name))
-        if message.error is not None:
+        if message.error is not None:  # its blocks read before the failure are not worth judging
             del self.tallies[message.index]
+            self.blocks = [m for m in self.blocks if m.index != message.index]
+            self.windows = sum(len(m.block.features) for m in self.blocks)
             return {message.index: Judged(message.index, message.name, error=message.error)}
         if any(m.index == message.index for m in self.blocks):
             self.ended.append(message.index)
@@ -213,8 +232,7 @@ class _Batch:
             scores = self.log_odds(np.concatenate([m.block.features for m in self.blocks]))
             edges = np.cumsum([0, *(len(m.block.features) for m in self.blocks)])
             for message, a, b in zip(self.blocks, edges[:-1], edges[1:]):
-                if message.index in self.tallies:  # else the source failed after this block was read
-                    self.tallies[message.index].add(message.block, scores[a:b])
+                self.tallies[message.index].add(message.block, scores[a:b])
             self.blocks, self.windows = [], 0
         finished = {i: Judged(i, self.tallies[i].name, self.tallies.pop(i)) for i in self.ended}
         self.ended = []

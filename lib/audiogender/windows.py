@@ -1,10 +1,11 @@
-"""What the network is shown of a recording: its voiced pieces, cut into 1 s windows.
+"""What the network is shown of a recording: its voiced pieces, cut into windows.
 
 A block of audio (at most 60 s, see ``audio.stream_audio``) loses its DC offset and
 is set to a normal level, so the voice detector hears quiet speech too; the voiced
 stretches it finds are cut into pieces of at most 5 s (so a change of speaker shows
 in ``segment``), each piece is set to a normal level on its own, as training clips
-were, and cut into 1 s windows every 0.5 s, whose features the network judges.
+were, and cut into the windows the network's features say (the CNN's: 1 s every
+0.5 s), whose features the network judges.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import N_FRAMES, N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
+from .audio import N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
 from .features import FeatureConfig, compute_features
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
 
-WINDOW_HOP = N_SAMPLES // 2  # windows overlap by half
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 
 
@@ -33,13 +33,13 @@ class VoicedBlock:
     counts: list[int]
 
 
-def stretch_windows(stretch: np.ndarray) -> np.ndarray:
-    """1 s windows every 0.5 s over a stretch of samples; a shorter stretch is zero-padded to one."""
-    if stretch.size <= N_SAMPLES:
-        return np.pad(stretch, (0, N_SAMPLES - stretch.size))[None]
-    starts = np.arange(0, stretch.size - N_SAMPLES + WINDOW_HOP, WINDOW_HOP)
-    stretch = np.pad(stretch, (0, max(0, starts[-1] + N_SAMPLES - stretch.size)))
-    return np.stack([stretch[s : s + N_SAMPLES] for s in starts])
+def stretch_windows(stretch: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMPLES // 2) -> np.ndarray:
+    """Windows of ``length`` samples every ``hop`` over a stretch; a shorter stretch is zero-padded to one, the last window too."""
+    if stretch.size <= length:
+        return np.pad(stretch, (0, length - stretch.size))[None]
+    starts = np.arange(0, stretch.size - length + hop, hop)
+    stretch = np.pad(stretch, (0, max(0, starts[-1] + length - stretch.size)))
+    return np.stack([stretch[s : s + length] for s in starts])
 
 
 def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -77,6 +77,6 @@ def voiced_block(
     regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
     speech = sum(end - start for start, end in regions) / SAMPLE_RATE
     pieces = split_long(regions) if regions and speech >= min_speech_seconds else []
-    windows = [stretch_windows(normalize_level(audio[s:e])) for s, e in pieces]
-    features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, N_FRAMES, config.n_features), np.float32)
+    windows = [stretch_windows(normalize_level(audio[s:e]), config.window_samples, config.hop_samples) for s, e in pieces]
+    features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, config.n_frames, config.n_features), np.float32)
     return VoicedBlock(block.size, speech, pieces, features, [len(w) for w in windows])

@@ -54,3 +54,12 @@ def test_each_recipe_builds_its_own_training_data(tmp_path):
     default_data = get_recipe("default", n_views=2, augment={"p_pitch": 0.0}).training_data(clips, tmp_path, progress=False)
     assert isinstance(seed_data, ClipFeatures) and seed_data.features.shape == (3, 98, 12)
     assert isinstance(default_data, FrameBank) and default_data.n_clips == 3 and default_data.n_views == 2
+
+
+def test_a_setting_given_twice_takes_the_override_and_recipes_share_nothing():
+    assert get_recipe("seed", epochs=5, overrides={"epochs": 3}).epochs == 3
+    mine = get_recipe("default")
+    mine.network_options["width"] = 99
+    assert "width" not in RECIPES["default"].network_options
+    with pytest.raises(ValueError, match="seed-cnn network takes no \\['width'\\]"):
+        get_recipe("seed", width=32)

@@ -27,7 +27,7 @@ def test_a_tiny_search_writes_a_complete_folder_and_its_best_recipe(tiny, tmp_pa
     best = yaml.safe_load((search.path / "best_params.yaml").read_text())
     assert {"epochs": best["epochs"], "lr": best["lr"]} in [{"epochs": e, "lr": 0.001} for e in (1, 2)]
     assert isinstance(best["epochs"], int) and best == {**search.best_params, "balanced_accuracy": search.best_score}
-    assert searched_recipe(search.path) == get_recipe("seed", batch_size=16, epochs=best["epochs"], lr=0.001)
+    assert searched_recipe(search.path) == get_recipe("seed", batch_size=16, epochs=best["epochs"], lr=0.001, overrides={"name": "seed, best of search_1"})
     results = pd.read_csv(search.path / "cv_results.csv")
     assert len(results) == 2
     scores = results[["mean_balanced_accuracy", "fold0_balanced_accuracy", "fold1_balanced_accuracy"]].to_numpy()

@@ -101,3 +101,11 @@ def test_the_azerbaijani_corpus_splits_by_speaker():
         check_disjoint(split)
         for role in ROLES:
             assert (clips[clips["speaker"].isin(split[role])]["gender"] == "female").any()
+
+
+def test_splits_of_another_corpus_are_refused(tmp_path):
+    clips = _clips({f"s{i}": "female" if i % 2 else "male" for i in range(8)})
+    load_splits(tmp_path / "splits.json", clips)
+    other = _clips({f"t{i}": "female" if i % 2 else "male" for i in range(8)})
+    with pytest.raises(ValueError, match="made for another corpus"):
+        load_splits(tmp_path / "splits.json", other)

@@ -12,9 +12,9 @@ from audiogender.lab.train import train_run
 from helpers import harmonic_tone
 
 
-def _voices(n_speakers=12, clips_each=4, seed=0):
+def _voices(n_speakers=12, clips_each=4, random_state=0):
     """Low buzzes (110-140 Hz) for 'male' speakers, high ones (200-250 Hz) for 'female'."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     rows, audio = [], []
     for s in range(n_speakers):
         gender = "female" if s % 2 else "male"

@@ -83,4 +83,4 @@ def load_features(
 ) -> np.ndarray:
     """Features of every clip's loudest second, (clips, frames, width), cached on disk."""
     compute = lambda path: clip_features(path, config)  # noqa: E731
-    return per_clip_cached(clips, compute, config.cache_key(), f"features-{config.kind}", cache_dir, n_jobs, progress, FEATURE_CODE)
+    return per_clip_cached(clips, compute, config.cache_key(), f"features-{config.kind}", cache_dir, n_jobs, progress, (*FEATURE_CODE, __name__))

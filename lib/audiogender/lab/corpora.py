@@ -58,7 +58,7 @@ def read_audiomnist(root: str | os.PathLike, corpus: str | None = None, language
 
 
 def read_manifest(folder: str | os.PathLike) -> pd.DataFrame:
-    """Read a folder with a ``manifest.csv``; paths become absolute."""
+    """Read a folder with a ``manifest.csv``; its paths are made relative to where the folder is named from, not to the folder."""
     folder = Path(folder)
     table = pd.read_csv(folder / "manifest.csv", dtype={"speaker": str, "language": str})
     missing = set(COLUMNS) - set(table.columns)

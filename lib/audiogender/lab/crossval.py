@@ -34,8 +34,9 @@ from tqdm.auto import tqdm
 
 from ..labels import labels
 from ..predict import GenderClassifier
+from . import project
 from .baselines import PitchBaseline, file_median_f0, file_voice2gender, voice2gender_available
-from .cache import per_clip_cached
+from .cache import FEATURE_CODE, per_clip_cached
 from .calibrate import predict_clips
 from .evaluate import scorecard
 from .networks import TorchNetwork, save_checkpoint
@@ -47,6 +48,11 @@ from .train import fit
 # methods that train a recipe: (recipe name, folds) where folds are "speakers" (the splits) or "leaky" (by clip)
 RECIPE_METHODS = {"seed, leaky clip split": ("seed", "leaky"), "seed, speaker-disjoint": ("seed", "speakers"), "default": ("default", "speakers")}
 METHODS = ("seed, leaky clip split", "seed, speaker-disjoint", "pitch baseline", "voice2gender", "default")
+
+
+def fold_random_state(fold: int, training_random_state: int = 0) -> int:
+    """The random state fold ``fold`` trains with: its own per fold, and another set for each ``training_random_state``."""
+    return fold + 1000 * training_random_state
 
 
 def whole_clip_proba(classifier: GenderClassifier, paths) -> np.ndarray:
@@ -75,7 +81,7 @@ def crossval_recipe(
     """
     p, silent, fold_of, networks = np.full(len(clips), np.nan), np.zeros(len(clips), bool), np.full(len(clips), -1), []
     for k, masks in enumerate(tqdm(folds, desc=f"{method}, folds", disable=not progress)):
-        net = fit(recipe, data, clips, masks, device, random_state=k + 1000 * training_random_state)
+        net = fit(recipe, data, clips, masks, device, random_state=fold_random_state(k, training_random_state))
         classifier = GenderClassifier(TorchNetwork(net.module_, recipe.features, device))
         rows = masks["test"]
         p[rows] = whole_clip_proba(classifier, clips.loc[rows, "path"])
@@ -107,9 +113,14 @@ def voice2gender_predictions(clips: pd.DataFrame, p_female: np.ndarray, splits: 
 
 
 def _predictions(clips: pd.DataFrame, method: str, p_female: np.ndarray, fold: np.ndarray, silent: np.ndarray | None = None) -> pd.DataFrame:
-    columns = [c for c in ("path", "speaker", "gender", "corpus", "source", "language", "emotion") if c in clips]
-    table = clips[columns].assign(method=method, fold=fold, p_female=p_female, no_answer=False if silent is None else silent)
+    """One row per clip tested, its path as the project names it (never this machine's)."""
+    columns = [c for c in ("speaker", "gender", "corpus", "source", "language", "emotion") if c in clips]
+    table = clips[columns].assign(path=_paths(clips), method=method, fold=fold, p_female=p_female, no_answer=False if silent is None else silent)
     return table[table["fold"] >= 0].reset_index(drop=True)
+
+
+def _paths(clips: pd.DataFrame) -> list[str]:
+    return [project.relative(p) for p in clips["path"]]
 
 
 @dataclass
@@ -175,10 +186,11 @@ def run_crossval(
             folds = leaky_masks(clips, n_folds, random_state) if kind == "leaky" else fold_masks(clips, splits, recipe.uses_validation)
             table, result.networks[method] = crossval_recipe(clips, recipe, data[name], folds, method, device, progress, training_random_state)
         elif method == "pitch baseline":
-            f0 = per_clip_cached(clips, file_median_f0, "pyin-v1", "f0", cache_dir, progress=progress, code=("audiogender.lab.baselines",))
+            f0 = per_clip_cached(clips, file_median_f0, "pyin", "f0", cache_dir, progress=progress, code=(*FEATURE_CODE, "audiogender.lab.baselines"))
             table, result.pitch_thresholds = crossval_pitch(clips, f0, splits)
         else:
-            p = per_clip_cached(clips, file_voice2gender, "voice2gender-0.1.1", "voice2gender", cache_dir, progress=progress)
+            p = per_clip_cached(clips, file_voice2gender, "voice2gender-0.1.1", "voice2gender", cache_dir, progress=progress,
+                                code=(*FEATURE_CODE, "audiogender.lab.baselines"))  # fmt: skip
             table = voice2gender_predictions(clips, p, splits)
         tables.append(table)
     result.predictions = pd.concat(tables, ignore_index=True)
@@ -194,7 +206,7 @@ def reused_predictions(folder: str | os.PathLike, clips: pd.DataFrame, splits: l
     table = pd.read_csv(folder / "predictions.csv", dtype={"speaker": str})
     table = table[~table["method"].isin(list(exclude))]
     for method, rows in table.groupby("method"):
-        if sorted(rows["path"]) != sorted(clips["path"]):
+        if sorted(rows["path"]) != sorted(_paths(clips)):
             raise ValueError(f"{folder}: {method!r} was run on other clips")
     return table.assign(reused_from=folder.name)
 
@@ -210,7 +222,7 @@ def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "out
         for method, networks in result.networks.items():
             recipe = result.recipes[method]
             for k, network in enumerate(networks):
-                save_checkpoint(folder / "networks" / _slug(method) / f"fold_{k}.pt", network, recipe.network, recipe.features, fold=k, recipe=recipe.name)
+                save_checkpoint(folder / "networks" / _slug(method) / f"fold_{k}.pt", network, recipe.network, recipe.features, fold=k, recipe=recipe.to_dict())
         result.predictions.to_csv(folder / "predictions.csv", index=False)
         result.scorecard().to_csv(folder / "scorecard.csv", index=False)
         write_json(folder / "splits.json", {"protocol": "stratified-group-kfold", "splits": result.splits})

@@ -37,6 +37,7 @@ from .cache import FEATURE_CODE, cache_path
 CROP_FLOOR_DB = 6.0  # a crop holds at least a quarter of the loudest second's energy, so pauses are not drawn
 MAX_SECONDS = 20.0  # longer clips keep their loudest stretch of this length
 MOST_CROPS = 6  # crops a clip gives per epoch, at most: one per second of audio
+EVAL_WINDOWS = 4  # fixed windows of each clip's clean view, for validation and calibration
 
 
 def rows_index(rows) -> np.ndarray:
@@ -116,7 +117,7 @@ class FrameBank:
         db = self.frames[a + start : a + start + N_FRAMES].astype(np.float32)
         return np.maximum(db - db.max(), -TOP_DB)
 
-    def eval_windows(self, clip: int, per_clip: int = 4) -> np.ndarray:
+    def eval_windows(self, clip: int, per_clip: int = EVAL_WINDOWS) -> np.ndarray:
         """Up to ``per_clip`` evenly spaced crops of the clean view: fixed examples for validation."""
         starts = self.starts[clip][0]
         chosen = starts[np.linspace(0, len(starts) - 1, min(per_clip, len(starts))).round().astype(int)]

@@ -49,7 +49,7 @@ class Calibrated(nn.Module):
     """A network whose logits are divided by a temperature fitted on held-out speakers.
 
     Temperature scaling (Guo et al. 2017) leaves every decision as it was and only
-    makes p(female) mean what it says; 1.0 until :func:`train.fit_temperature` sets it.
+    makes p(female) mean what it says; 1.0 until :func:`calibrate.fit_temperature` sets it.
     """
 
     def __init__(self):

@@ -23,6 +23,7 @@ The recipes (:data:`RECIPES`):
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from dataclasses import dataclass, field
 
@@ -78,6 +79,10 @@ class Recipe:
     def __post_init__(self):
         if self.network not in NETWORKS:
             raise ValueError(f"unknown network {self.network!r}: use one of {', '.join(NETWORKS)}")
+        object.__setattr__(self, "network_options", dict(self.network_options))  # its own copy: recipes never share one
+        accepted = set(inspect.signature(NETWORKS[self.network]).parameters) - {"n_features", "n_frames", "n_classes"}
+        if set(self.network_options) - accepted:
+            raise ValueError(f"the {self.network} network takes no {sorted(set(self.network_options) - accepted)}; it takes {sorted(accepted) or 'no options'}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: use 'cosine' or None")
         if self.crops and self.features.kind != "logmel":
@@ -203,4 +208,4 @@ def get_recipe(name: "str | Recipe" = "default", overrides: dict | None = None, 
     recipe = name if isinstance(name, Recipe) else RECIPES.get(name)
     if recipe is None:
         raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(RECIPES)}")
-    return recipe.replace(**{k: v for k, v in settings.items() if v is not None}, **(overrides or {}))
+    return recipe.replace(**{**{k: v for k, v in settings.items() if v is not None}, **(overrides or {})})

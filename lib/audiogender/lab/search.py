@@ -53,7 +53,11 @@ def estimator_grid(grid: dict[str, list]) -> dict[str, list]:
 
 
 def searchable(recipe: Recipe) -> Recipe:
-    """The recipe as the search trains it: each clip's loudest second, the last epoch kept."""
+    """The recipe as the search trains it: each clip's loudest second, the last epoch kept.
+
+    Its schedule (annealed over however many epochs a candidate runs) and calibration
+    (which changes no decision) stay as the recipe has them.
+    """
     return recipe.replace(crops=False, restore_best=False, patience=None)
 
 
@@ -155,4 +159,4 @@ def searched_recipe(search_dir: str | os.PathLike, outputs_dir: str | os.PathLik
     search_dir = project.latest_search(outputs_dir) if str(search_dir) == "latest" else project.resolve(search_dir)
     searched = Recipe.from_dict(yaml.safe_load((search_dir / "search.yml").read_text())["recipe"])
     best = yaml.safe_load((search_dir / "best_params.yaml").read_text())
-    return searched.replace(**{k: v for k, v in best.items() if k != "balanced_accuracy"})
+    return searched.replace(name=f"{searched.name}, best of {search_dir.name}", **{k: v for k, v in best.items() if k != "balanced_accuracy"})

@@ -82,13 +82,9 @@ def group_kfold_splits(clips: pd.DataFrame, n_folds: int = 4, random_state: int 
     splits = []
     for k in range(n_folds):
         held = {*folds[k], *folds[(k + 1) % n_folds]}
-        splits.append(
-            {
-                "train": sorted(s for s in speakers["speaker"] if s not in held),
-                "validation": folds[(k + 1) % n_folds],
-                "test": folds[k],
-            }
-        )
+        split = {"train": sorted(s for s in speakers["speaker"] if s not in held), "validation": folds[(k + 1) % n_folds], "test": folds[k]}
+        check_disjoint(split, where=f"split {k}: ")
+        splits.append(split)
     return splits
 
 
@@ -98,8 +94,8 @@ def make_splits(clips: pd.DataFrame, n_folds: int = 4, random_state: int = 0) ->
         protocol, splits = "becker", becker_splits()
     else:
         protocol, splits = "stratified-group-kfold", group_kfold_splits(clips, n_folds, random_state)
-    for split in splits:
-        check_disjoint(split)
+    for k, split in enumerate(splits):
+        check_disjoint(split, where=f"split {k}: ")
     return {"protocol": protocol, "random_state": random_state, "splits": splits}
 
 
@@ -124,11 +120,18 @@ def load_splits(path: str | os.PathLike, clips: pd.DataFrame | None = None) -> d
     """Read the splits ``02_split`` wrote; if there are none yet and ``clips`` is given, make and save them.
 
     So a later notebook can run alone, with the same splits ``02_split`` would make.
+    Splits that name speakers ``clips`` lacks were made for another corpus, and are refused.
     """
     path = Path(path)
     if not path.exists() and clips is not None:
         save_splits(make_splits(clips), path)
-    return json.loads(path.read_text())
+    splits = json.loads(path.read_text())
+    if clips is not None:
+        unknown = {s for split in splits["splits"] for role in ROLES for s in split[role]} - set(clips["speaker"])
+        if unknown:
+            raise ValueError(f"{path}: made for another corpus ({len(unknown)} of its speakers are not in this one, e.g. "
+                             f"{sorted(unknown)[0]!r}); run 02_split again, or delete it")  # fmt: skip
+    return splits
 
 
 def role_masks(clips: pd.DataFrame, split: dict) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, LRScheduler
 
 from ..labels import GENDERS, labels
+from . import project
 from .calibrate import fit_temperature, predict_clips
 from .evaluate import clip_metrics
 from .networks import save_checkpoint
@@ -162,7 +163,8 @@ def train_run(
             p_female = predict_clips(net.module_, data, masks[role])
             metrics[role] = clip_metrics(y[masks[role]], p_female)
             if role == "test":
-                predictions = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]].assign(p_female=p_female)
+                tested = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]]
+                predictions = tested.assign(path=[project.relative(p) for p in tested["path"]], p_female=p_female)
     settings = {"recipe": recipe.to_dict(), "device": str(net.device), "random_state": random_state, **(extra or {})}
 
     with atomic_directory(outputs_dir, "run") as folder:
@@ -170,7 +172,7 @@ def train_run(
         history.to_csv(folder / "history.csv", index=False)
         for kind, figure in plot_history(history).items():
             figure.savefig(folder / f"{kind}.png", dpi=100, bbox_inches="tight")
-        save_checkpoint(folder / "model.pt", net.module_, recipe.network, recipe.features, recipe=recipe.name, **(extra or {}))
+        save_checkpoint(folder / "model.pt", net.module_, recipe.network, recipe.features, recipe=recipe.to_dict(), **(extra or {}))
         write_json(folder / "split.json", split)
         write_json(folder / "metrics.json", metrics)
         if predictions is not None:
