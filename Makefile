@@ -53,7 +53,7 @@ model: install
 	$(PAPERMILL) notebooks/02_split.ipynb /dev/null -p data_dir "$(SHIP_DATA)" -p n_folds 5 -p splits_file outputs/shipped/splits.json
 	$(PAPERMILL) notebooks/04_train.ipynb book/04_train_shipped.ipynb -p data_dir "$(SHIP_DATA)" -p recipe default -p splits_file outputs/shipped/splits.json -p outputs_dir outputs/shipped -p fold all
 	run="$$(ls -d outputs/shipped/run_* | sort -t_ -k2 -n | tail -1)"; \
-	cp "$$run/model.pt" lib/audiogender/assets/default.pt && cp "$$run/model.onnx" lib/audiogender/assets/default.onnx
+	cp "$$run/model.pt" lib/audiogender/assets/cnn.pt && cp "$$run/model.onnx" lib/audiogender/assets/cnn.onnx
 
 clean:
 	rm -rf _build .nbtest

@@ -7,7 +7,6 @@ from audiogender.audio import (
     SAMPLE_RATE,
     TARGET_RMS,
     AudioError,
-    find_audio_files,
     load_audio,
     loud_level,
     normalize_level,
@@ -16,6 +15,7 @@ from audiogender.audio import (
     remove_dc,
     stream_audio,
 )
+from audiogender.paths import find_audio_files
 from helpers import SAMPLES, SHARED, harmonic_tone
 
 
@@ -186,3 +186,28 @@ def test_every_recording_of_the_shared_data_reads():
             except AudioError as error:
                 failed[str(error)] = row["path"]
     assert failed == {}
+
+
+def test_a_header_claiming_an_absurd_rate_is_refused(tmp_path):
+    sf.write(tmp_path / "fast.wav", harmonic_tone(150, 1.0), 16_000, subtype="PCM_16")
+    data = bytearray((tmp_path / "fast.wav").read_bytes())
+    data[24:28] = (10**9).to_bytes(4, "little")  # the sample rate field of a canonical WAV header
+    (tmp_path / "fast.wav").write_bytes(bytes(data))
+    with pytest.raises(AudioError, match="sample rate"):
+        load_audio(tmp_path / "fast.wav")
+
+
+def test_bad_files_say_so_plainly_and_leave_stderr_clean(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "random.mp3").write_bytes(np.random.default_rng(2).bytes(5000))
+    huge = np.full((16_000, 2), 3.4e38, np.float32)
+    huge[::100] = -3.4e38
+    sf.write(tmp_path / "huge.wav", huge, 16_000, subtype="FLOAT")
+    code = f"import audiogender.cli as c; raise SystemExit(c.main(['predict', {str(tmp_path)!r}, '--format', 'csv']))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    rows = {line.split(",")[0].rsplit("/", 1)[-1]: line for line in result.stdout.splitlines()[1:]}
+    assert "not a readable audio file" in rows["random.mp3"] and "File does not exist" not in rows["random.mp3"]
+    assert rows["huge.wav"].split(",")[-1] == ""  # read and judged, no error

@@ -124,3 +124,133 @@ def test_every_kind_of_bad_or_odd_input_gets_a_row_and_no_traceback(capsys, tmp_
     assert status == 1 and "Traceback" not in capsys.readouterr().err
     assert {n for n, r in rows.items() if r["error"]} == set(bad) | {"no-audio"}
     assert all(rows[n]["label"] == "male" for n in odd), {n: rows[n] for n in odd}
+
+
+# --- hardening: outputs, paths, options, models, interruptions --------------------------
+
+
+VOICE = SAMPLES / "cmu_arctic_us_axb_a0004.wav"
+
+
+def test_output_through_a_link_replaces_its_target_and_keeps_the_link(capsys, tmp_path):
+    (tmp_path / "target.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "target.csv")
+    status, _ = run(capsys, "predict", str(VOICE), "--format", "csv", "--output", str(tmp_path / "link.csv"))
+    assert status == 0 and (tmp_path / "link.csv").is_symlink()
+    assert (tmp_path / "target.csv").read_text().startswith("path,label")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]  # no temporary file left
+
+
+def test_output_to_a_pipe_is_written_through(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()))
+    reader.start()
+    assert main(["predict", str(VOICE), "--format", "csv", "--output", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert received and received[0].startswith("path,label") and "female" in received[0]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    import audiogender.cli as cli
+
+    monkeypatch.setattr(cli, "load", lambda args: pytest.fail("the model was loaded: work began"))
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(VOICE), "--output", str(tmp_path)])
+    assert stop.value.code == 2 and "is a directory" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(VOICE), "--output", str(tmp_path / "file" / "rows.csv")])
+    assert stop.value.code == 2 and "not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--uncertain", "0.7", "0.3"], "uncertain band"),
+        (["--uncertain", "-5", "50"], "uncertain band"),
+        (["--vad-threshold", "5"], "threshold"),
+        (["--vad-threshold", "0"], "threshold"),
+        (["--min-speech", "nan"], "not a finite number"),
+        (["--min-speech", "-1"], "minimum of speech"),
+    ],
+)
+def test_options_that_make_no_sense_are_usage_errors(capsys, options, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(VOICE), *options])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_missing_or_unusable_model_is_one_line(capsys, tmp_path):
+    (tmp_path / "weights.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "junk.onnx").write_bytes(b"not a network")
+    for model, message in ((tmp_path / "nothing.onnx", "no such model file"), (tmp_path / "weights.pt", "has no ONNX twin"),
+                           (tmp_path / "junk.onnx", "not a model audiogender can run"), ("resnet", "no such model file")):  # fmt: skip
+        with pytest.raises(SystemExit) as stop:
+            main(["predict", str(VOICE), "--model", str(model)])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) <= 3, err  # usage line, error line
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
+    import audiogender.cli as cli
+
+    def interrupted(args, model):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "predict_command", interrupted)
+    assert main(["predict", str(VOICE)]) == 130
+    assert capsys.readouterr().err == "audiogender: interrupted\n"
+
+
+def test_ctrl_c_in_a_real_process():
+    import signal
+    import time
+
+    folder = str(SAMPLES)
+    process = subprocess.Popen([sys.executable, "-m", "audiogender", "predict", folder, folder, folder, folder], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (130, 0) and "Traceback" not in err  # 0 if it finished first
+
+
+def test_recursive_globs_through_links_to_parent_folders_answer_each_file_once(capsys, tmp_path):
+    import shutil
+
+    (tmp_path / "voices").mkdir()
+    shutil.copy(VOICE, tmp_path / "voices" / "a.wav")
+    shutil.copy(SAMPLES / "p260_00000.mp3", tmp_path / "voices" / "b.mp3")
+    (tmp_path / "voices" / "loop").symlink_to(".")
+    (tmp_path / "voices" / "up").symlink_to("..")
+    status, out = run(capsys, "predict", f"{tmp_path}/voices/**", "--format", "json")
+    assert status == 0 and sorted(r["path"].rsplit("/", 1)[-1] for r in json.loads(out)) == ["a.wav", "b.mp3"]
+
+
+def test_folders_that_cannot_be_listed_get_a_row_and_m4a_files_are_found(capsys, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from audiogender import load_audio
+    from test_audio import _encode
+
+    (tmp_path / "locked").mkdir()
+    _encode(tmp_path / "memo.m4a", load_audio(VOICE), "aac", "mp4")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    status, out = run(capsys, "predict", str(tmp_path), "--format", "json")
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(out)}
+    assert status == 1 and rows["memo.m4a"]["label"] == "female"
+    assert "cannot be listed (Permission denied)" in rows["locked"]["error"]
+    shutil.rmtree(tmp_path / "locked")

@@ -131,3 +131,35 @@ def test_batched_files_get_the_answers_one_file_at_a_time_gets(model, tmp_path):
         alone = model.predict(path)
         assert (answer.label, answer.speech_seconds, answer.duration_seconds) == (alone.label, alone.speech_seconds, alone.duration_seconds)
         assert answer.p_female == pytest.approx(alone.p_female, abs=1e-3) if alone.p_female is not None else answer.p_female is None
+
+
+# --- arrays, rates and block boundaries -----------------------------------------------
+
+
+def test_arrays_in_either_channel_layout_and_bad_rates_are_refused_by_name(model):
+    from audiogender import AudioError
+
+    voice = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
+    samples_first, channels_first = np.stack([voice, voice], axis=1), np.stack([voice, voice])
+    assert model.predict(samples_first) == model.predict(channels_first)
+    assert model.predict(channels_first).label == "female" and model.predict(channels_first).duration_seconds > 2
+    for rate in (0, -16_000, 1e9, 22_050.5):
+        with pytest.raises(AudioError, match="sample rate"):
+            model.predict(voice, sample_rate=rate)
+    with pytest.raises(AudioError, match="which side is the channels"):
+        model.predict(np.zeros((40, 30), np.float32))
+
+
+def test_stretches_do_not_depend_on_where_a_long_file_was_cut_into_blocks(model, tmp_path, monkeypatch):
+    import audiogender.predict as predict_module
+
+    reading = load_audio(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of continuous read speech
+    sf.write(tmp_path / "long.wav", np.concatenate([reading[: 14 * 16_000]] * 6), 16_000)  # speech runs through 60 s
+    blocked = model.segment(tmp_path / "long.wav")
+    monkeypatch.setattr(predict_module, "stream_audio", lambda path, **kw: stream_audio(path, block_seconds=10_000))
+    whole = model.segment(tmp_path / "long.wav")
+    assert not any(abs(s.end - 60.0) < 0.01 or abs(s.start - 60.0) < 0.01 for s in blocked.segments)
+    assert len(blocked.segments) == len(whole.segments)
+    for a, b in zip(blocked.segments, whole.segments):
+        assert (a.start, a.end, a.label) == pytest.approx((b.start, b.end, b.label), abs=0.1)
+    assert blocked.prediction.label == whole.prediction.label and blocked.duration_seconds == whole.duration_seconds

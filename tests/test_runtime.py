@@ -11,15 +11,15 @@ from helpers import SAMPLES
 
 def test_the_shipped_model_is_an_onnx_file_that_describes_itself():
     network = audiogender.load_model().network
-    assert isinstance(network, OnnxNetwork) and network.path == shipped_model_path() and network.features.kind == "logmel"
+    assert isinstance(network, OnnxNetwork) and network.path == shipped_model_path("cnn") and network.features.kind == "logmel"
     assert network.source_sha256 and network.device == "cpu"
 
 
 def test_a_model_is_named_by_its_onnx_file_its_checkpoint_or_its_run_folder(tmp_path):
     import shutil
 
-    shutil.copy(shipped_model_path(), tmp_path / "model.onnx")
-    shutil.copy(shipped_model_path().with_suffix(".pt"), tmp_path / "model.pt")
+    shutil.copy(shipped_model_path("cnn"), tmp_path / "model.onnx")
+    shutil.copy(shipped_model_path("cnn").with_suffix(".pt"), tmp_path / "model.pt")
     for name in (tmp_path, tmp_path / "model.pt", tmp_path / "model.onnx"):
         assert load_network(name).path == tmp_path / "model.onnx"
 
@@ -32,10 +32,10 @@ def test_missing_unreadable_twinless_and_stale_models_are_refused_clearly(tmp_pa
     (tmp_path / "junk.onnx").write_bytes(b"not a network")
     with pytest.raises(ModelError, match="not a model audiogender can run"):
         audiogender.load_model(tmp_path / "junk.onnx")
-    shutil.copy(shipped_model_path().with_suffix(".pt"), tmp_path / "model.pt")
+    shutil.copy(shipped_model_path("cnn").with_suffix(".pt"), tmp_path / "model.pt")
     with pytest.raises(ModelError, match="has no ONNX twin"):
         audiogender.load_model(tmp_path / "model.pt")
-    shutil.copy(shipped_model_path(), tmp_path / "model.onnx")
+    shutil.copy(shipped_model_path("cnn"), tmp_path / "model.onnx")
     (tmp_path / "model.pt").write_bytes((tmp_path / "model.pt").read_bytes() + b"\0")  # other weights than the twin's
     with pytest.raises(ModelError, match="exported from other weights"):
         audiogender.load_model(tmp_path / "model.pt")

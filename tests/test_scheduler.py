@@ -21,23 +21,27 @@ def _source(name, blocks=1, fail_at=None):
     return Source(name, read)
 
 
-def _prepare(block):
+def _prepare_one(block):
     return VoicedBlock(block.size, 1.0, [(0, block.size)], np.full((2, 4, 3), block[0], np.float32), [2])
 
 
-def _log_odds(features):
-    return features[:, 0, 0].astype(float)  # a window's "log-odds" is its block number
+def _prepare(blocks):
+    return map(_prepare_one, blocks)
+
+
+def _outputs(features):
+    return features[:, 0, :1].astype(float)  # a window's output is its block number
 
 
 def test_every_source_is_answered_in_order_whatever_its_length_and_failures_go_on():
     sources = [_source("long", blocks=7), _source("a"), _source("bad", blocks=3, fail_at=1), _source("b", blocks=2)]
-    judged = list(judge(sources, _prepare, _log_odds, n_jobs=2, batch_windows=3))
+    judged = list(judge(sources, _prepare, _outputs, n_jobs=2, batch_windows=3))
     assert [j.name for j in judged] == ["long", "a", "bad", "b"] and [j.index for j in judged] == [0, 1, 2, 3]
     assert judged[2].tally is None and "broken here" in judged[2].error
     long = judged[0].tally
     assert long.samples == 7 * 16_000 and long.speech_seconds == 7.0
     assert long.pieces == [(k * 16_000, (k + 1) * 16_000) for k in range(7)]  # offsets run on from block to block
-    assert [list(p) for p in long.log_odds] == [[k, k] for k in range(7)]  # each block's windows, in order
+    assert [p[:, 0].tolist() for p in long.outputs] == [[k, k] for k in range(7)]  # each block's windows, in order
 
 
 def test_only_the_readers_run_beside_the_caller_no_pool_inside_a_pool():
@@ -45,7 +49,7 @@ def test_only_the_readers_run_beside_the_caller_no_pool_inside_a_pool():
 
     def log_odds(features):
         seen.update(t.name for t in set(threading.enumerate()) - before)
-        return _log_odds(features)
+        return _outputs(features)
 
     list(judge([_source(f"f{i}", blocks=1 + i % 3) for i in range(20)], _prepare, log_odds, n_jobs=2, batch_windows=4))
     assert seen and seen <= {"audiogender-reader-0", "audiogender-reader-1"}
@@ -54,9 +58,10 @@ def test_only_the_readers_run_beside_the_caller_no_pool_inside_a_pool():
 def test_readers_stay_a_bounded_distance_ahead_of_a_slow_network():
     prepared = []
 
-    def prepare(block):
-        prepared.append(1)
-        return _prepare(block)
+    def prepare(blocks):
+        for block in blocks:
+            prepared.append(1)
+            yield _prepare_one(block)
 
     judged, ahead = [], []
 
@@ -64,7 +69,7 @@ def test_readers_stay_a_bounded_distance_ahead_of_a_slow_network():
         time.sleep(0.01)
         ahead.append(len(prepared) - sum(judged))  # blocks read but not yet judged
         judged.append(len(features) // 2)
-        return _log_odds(features)
+        return _outputs(features)
 
     for _ in judge([_source("long", blocks=60)], prepare, slow, n_jobs=1, batch_windows=2):
         pass
@@ -73,16 +78,16 @@ def test_readers_stay_a_bounded_distance_ahead_of_a_slow_network():
 
 
 def test_a_bug_in_a_reader_is_raised_not_swallowed():
-    def broken(block):
+    def broken(blocks):
         raise RuntimeError("a bug")
 
     with pytest.raises(RuntimeError, match="a bug"):
-        list(judge([_source("a")], broken, _log_odds, n_jobs=1))
+        list(judge([_source("a")], broken, _outputs, n_jobs=1))
 
 
 def test_stopping_early_stops_the_readers():
     before = {t for t in threading.enumerate()}
-    answers = judge([_source(f"f{i}", blocks=5) for i in range(200)], _prepare, _log_odds, n_jobs=2)
+    answers = judge([_source(f"f{i}", blocks=5) for i in range(200)], _prepare, _outputs, n_jobs=2)
     next(answers)
     answers.close()
     deadline = time.time() + 5
@@ -105,7 +110,7 @@ def test_readers_take_a_bounded_number_of_sources_ahead_of_a_slow_one():
 
         return Source(name, read)
 
-    answers = judge([source("slow", 20)] + [source(f"f{i}", 1) for i in range(500)], _prepare, _log_odds, n_jobs=2)
+    answers = judge([source("slow", 20)] + [source(f"f{i}", 1) for i in range(500)], _prepare, _outputs, n_jobs=2)
     first = next(answers)
     assert first.name == "slow" and len(taken) <= SOURCES_AHEAD_PER_READER * 2 + 2
     assert len(list(answers)) == 500
@@ -115,5 +120,5 @@ def test_a_source_that_fails_as_it_opens_is_answered_with_its_error():
     def opens_badly():
         raise AudioError("x.wav", "no such file")
 
-    judged = list(judge([Source("x.wav", opens_badly), _source("a")], _prepare, _log_odds, n_jobs=1))
+    judged = list(judge([Source("x.wav", opens_badly), _source("a")], _prepare, _outputs, n_jobs=1))
     assert judged[0].error == "no such file" and judged[1].tally is not None

@@ -27,6 +27,7 @@ TARGET_RMS = 0.05  # level the loud part of every recording is scaled to
 SILENCE_RMS = 1e-4  # below this a recording holds no signal worth judging
 BLOCK_SECONDS = 60.0  # long recordings are read and judged this much at a time
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 768_000  # Hz: a header outside these is not believed
+MAX_AMPLITUDE = 1e3  # a sample beyond this (a float file far outside -1..1) is scaled down, not squared into infinity
 MAX_BLOCK_SAMPLES = int(BLOCK_SECONDS * 48_000 * 2)  # decoded samples held at once, all channels: a minute of 48 kHz stereo
 AUDIO_EXTENSIONS = (
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf",  # libsndfile
@@ -79,7 +80,7 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, 
             mono = data.mean(axis=1, dtype=np.float64)  # float64, so channels near float32's limit do not overflow
             if not np.all(np.isfinite(mono)):
                 raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
-            mono = mono.astype(np.float32)
+            mono = _in_range(mono).astype(np.float32)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)
             total += mono.size
@@ -93,10 +94,17 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, 
         raise AudioError(path, "holds no samples")
 
 
+def _in_range(samples: np.ndarray) -> np.ndarray:
+    """Samples of a (float) file far outside -1..1 scaled into it, so nothing after overflows; levels are normalised later anyway."""
+    peak = float(np.max(np.abs(samples), initial=0.0))
+    return samples / peak if peak > MAX_AMPLITUDE else samples
+
+
 def check_rate(rate, path=None) -> int:
-    """``rate`` as an int, if it is a sample rate audio can have; else :class:`AudioError`."""
-    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise AudioError(path, f"a sample rate of {rate!r} Hz is not one audio has (between {MIN_SAMPLE_RATE:,} and {MAX_SAMPLE_RATE:,})")
+    """``rate`` as an int, if it is a sample rate audio can have (a whole number of Hz in range); else :class:`AudioError`."""
+    whole = isinstance(rate, (int, np.integer, float, np.floating)) and not isinstance(rate, bool) and float(rate).is_integer()
+    if not whole or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"a sample rate of {rate!r} Hz is not one audio has (a whole number between {MIN_SAMPLE_RATE:,} and {MAX_SAMPLE_RATE:,})")
     return int(rate)
 
 
@@ -114,19 +122,34 @@ def _rechunk(chunks, size: int):
     yield (np.concatenate(pending) if pending else np.zeros((0, 1), np.float32)), True
 
 
-def to_model_rate(
-    data: np.ndarray, rate: int, *, path=None, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
-    """Down-mix ``data`` (samples, or samples x channels) to mono and resample it."""
-    data = np.asarray(data, dtype=np.float32)
+MAX_CHANNELS = 64  # an array's shorter side, if no longer than this, is its channels
+
+
+def to_model_rate(data, rate, *, path=None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Down-mix ``data`` to mono and resample it from ``rate``.
+
+    ``data`` is samples, or samples x channels (as soundfile gives them), or channels x
+    samples (as librosa and torchaudio give them): of the two sides, the one of at most
+    64 entries is the channels; an array that could be either is refused, as are rates
+    that are not a whole number of Hz in range.
+    """
+    rate = check_rate(rate, path)
+    try:
+        data = np.asarray(data, dtype=np.float64)  # float64: channels near float32's limit do not overflow when averaged
+    except (TypeError, ValueError):
+        raise AudioError(path, "is not an array of numbers") from None
     if data.ndim == 2:
-        data = data.mean(axis=1)
+        short = [side <= MAX_CHANNELS for side in data.shape]
+        if short.count(True) != 1:
+            raise AudioError(path, f"in an array of shape {data.shape}, which side is the channels? Give it as (samples, channels) with at most {MAX_CHANNELS} channels")
+        data = data.mean(axis=short.index(True))  # over the channels
     if data.ndim != 1:
         raise AudioError(path, f"expected a 1-D or 2-D array of samples, got shape {data.shape}")
     if data.size == 0:
         raise AudioError(path, "holds no samples")
     if not np.all(np.isfinite(data)):
         raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
+    data = _in_range(data).astype(np.float32)
     if rate != sample_rate:
         data = soxr.resample(data, rate, sample_rate).astype(np.float32, copy=False)
     return np.ascontiguousarray(data)
@@ -202,24 +225,3 @@ def prepare(audio: np.ndarray) -> np.ndarray:
 def prepare_clip(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
     """:func:`prepare`, then fit to one clip: the training examples' waveform."""
     return pad_or_trim(prepare(audio), length)
-
-
-def is_audio_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` has the extension of a format soundfile reads."""
-    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
-
-
-def find_audio_files(paths) -> list[Path]:
-    """Expand files and folders (recursively) into a sorted list of audio files.
-
-    Files named explicitly are kept whatever their extension, so that a bad file
-    reaches the reader and is reported, rather than vanishing silently.
-    """
-    found: list[Path] = []
-    for item in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-        item = Path(item)
-        if item.is_dir():
-            found.extend(sorted(p for p in item.rglob("*") if p.is_file() and is_audio_file(p)))
-        else:
-            found.append(item)
-    return found

@@ -1,44 +1,59 @@
 """The command line: ``audiogender predict PATH...`` and ``audiogender segment FILE``.
 
 Also ``python -m audiogender``. Results go to stdout or, with ``--output``, to a file
-written whole or not at all.
+written whole or not at all. A problem says so in one line: a bad option or model is a
+usage error (exit status 2) found before any work, a file that cannot be read gets its
+row and the rest go on (exit status 1), Ctrl-C stops with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import io
 import json
+import math
+import os
 import sys
-from pathlib import Path
 
 from tqdm import tqdm
 
-from .audio import AudioError, find_audio_files
-from .files import atomic_file
-from .predict import UNCERTAIN_BAND, Prediction, load_model
-from .runtime import DEVICES
+from .audio import AudioError
+from .files import OutputError, check_output, write_output
+from .paths import name_files
+from .predict import DEFAULT_MODEL, SHIPPED_MODELS, UNCERTAIN_BAND, GenderClassifier, Prediction, load_model
+from .runtime import DEVICES, ModelError
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
 
 FIELDS = ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
 SEGMENT_FIELDS = ["start", "end", "label", "p_female"]
+INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+def _number(text: str) -> float:
+    """A finite number, or a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiogender", description="Tell male from female voices in recordings.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output", "-o", metavar="FILE", help="write the results to FILE instead of standard output")
-    common.add_argument("--model", default=None, help="an exported model: a .onnx file, a .pt with its .onnx twin, or a run folder "
-                        "(default: the model shipped in the package)")  # fmt: skip
+    common.add_argument("--model", default=None, help=f"a shipped model ({', '.join(SHIPPED_MODELS)}; default: {DEFAULT_MODEL}) "
+                        "or an exported one: a .onnx file, a .pt with its .onnx twin, or a run folder")  # fmt: skip
     common.add_argument("--device", choices=DEVICES, default="auto", help="where ONNX Runtime runs the network: auto uses a CUDA GPU "
                         "if onnxruntime-gpu sees one, else the CPU (default: %(default)s)")  # fmt: skip
-    common.add_argument("--min-speech", type=float, default=MIN_SPEECH_SECONDS, metavar="SECONDS",
+    common.add_argument("--min-speech", type=_number, default=MIN_SPEECH_SECONDS, metavar="SECONDS",
                         help="less speech than this answers 'no voice' (default: %(default)s)")  # fmt: skip
-    common.add_argument("--vad-threshold", type=float, default=VAD_THRESHOLD, metavar="P",
-                        help="voice activity detector's speech probability threshold (default: %(default)s)")  # fmt: skip
-    common.add_argument("--uncertain", type=float, nargs=2, default=UNCERTAIN_BAND, metavar=("LOW", "HIGH"),
+    common.add_argument("--vad-threshold", type=_number, default=VAD_THRESHOLD, metavar="P",
+                        help="voice activity detector's speech probability threshold, between 0 and 1 (default: %(default)s)")  # fmt: skip
+    common.add_argument("--uncertain", type=_number, nargs=2, default=UNCERTAIN_BAND, metavar=("LOW", "HIGH"),
                         help="p_female strictly between LOW and HIGH answers 'uncertain' (default: %(default)s; 0.5 0.5 turns it off)")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser(
@@ -55,17 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("path", help="an audio file")
     segment.add_argument("--format", choices=["table", "csv", "json"], default="table", help="(default: %(default)s)")
     return parser
-
-
-def expand(patterns) -> list[tuple[str, list[Path]]]:
-    """Each argument with the audio files it names: a file, a folder's files, or a glob's matches."""
-    expanded = []
-    for pattern in patterns:
-        if not Path(pattern).exists() and glob.has_magic(pattern):
-            expanded.append((pattern, find_audio_files(sorted(glob.glob(pattern, recursive=True)))))
-        else:
-            expanded.append((pattern, find_audio_files([pattern])))
-    return expanded
 
 
 def format_rows(rows: list[dict], fields: list[str], fmt: str) -> str:
@@ -92,22 +96,22 @@ def format_rows(rows: list[dict], fields: list[str], fmt: str) -> str:
 
 def emit(text: str, output: str | None) -> None:
     if output:
-        with atomic_file(output) as f:
-            f.write(text)
+        write_output(output, text)
     else:
         sys.stdout.write(text)
+        sys.stdout.flush()
 
 
-def load(args):
+def load(args) -> GenderClassifier:
     return load_model(args.model, device=args.device, vad_threshold=args.vad_threshold,
                       min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
 
 
-def predict_command(args) -> int:
-    expanded = expand(args.paths)
-    model = load(args)
-    files = [f for _, found in expanded for f in found]
-    rows = [Prediction.failed(p, "names no audio file").to_dict() for p, found in expanded if not found]
+def predict_command(args, model: GenderClassifier) -> int:
+    named = [name_files(argument) for argument in args.paths]
+    files = [f for n in named for f in n.files]
+    rows = [Prediction.failed(n.argument, "names no audio file").to_dict() for n in named if not n.files and not n.problems]
+    rows += [Prediction.failed(path, reason).to_dict() for n in named for path, reason in n.problems]
     progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
     for prediction in model.predict_files(files):
         rows.append(prediction.to_dict())
@@ -117,8 +121,7 @@ def predict_command(args) -> int:
     return 1 if any(r["error"] for r in rows) else 0
 
 
-def segment_command(args) -> int:
-    model = load(args)
+def segment_command(args, model: GenderClassifier) -> int:
     try:
         timeline = model.segment(args.path)
     except AudioError as error:
@@ -138,5 +141,23 @@ def segment_command(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return {"predict": predict_command, "segment": segment_command}[args.command](args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        try:
+            GenderClassifier.check_options(args.vad_threshold, args.min_speech, tuple(args.uncertain))
+            if args.output:
+                check_output(args.output)  # before the work, so no result is lost to a bad destination
+            model = load(args)
+        except (ValueError, ModelError, OutputError) as error:
+            parser.error(str(error))
+        return {"predict": predict_command, "segment": segment_command}[args.command](args, model)
+    except KeyboardInterrupt:
+        print("audiogender: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (| head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OutputError as error:
+        print(f"audiogender: {error}", file=sys.stderr)
+        return 1

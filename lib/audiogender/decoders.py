@@ -33,18 +33,28 @@ class Decoded:
     chunks: Iterator[np.ndarray]
 
 
+FFMPEG_ONLY = (".mp3", ".mp2", ".mpga")  # libsndfile's MPEG decoder prints its own notes on bad input; FFmpeg's is quiet
+
+
 def open_audio(path: Path) -> Decoded:
-    """Open ``path`` with libsndfile, or with FFmpeg where libsndfile cannot. Raises :class:`DecodeError`."""
+    """Open ``path`` with libsndfile, or with FFmpeg where libsndfile cannot (and for MPEG audio). Raises :class:`DecodeError`."""
+    if path.suffix.lower() in FFMPEG_ONLY:
+        return _open_ffmpeg(path)
     try:
         source = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        first = str(error)
+        first = _libsndfile_reason(error)
     else:
         return Decoded(source.samplerate, source.channels, "libsndfile", _soundfile_chunks(source))
     try:
         return _open_ffmpeg(path)
     except DecodeError as error:
-        raise DecodeError(f"libsndfile: {first.split(': ', 1)[-1].rstrip('.')}; FFmpeg: {error}") from None
+        raise DecodeError(f"libsndfile: {first}; FFmpeg: {error}") from None
+
+
+def _libsndfile_reason(error: Exception) -> str:
+    reason = str(error).split(": ", 1)[-1].rstrip(".")
+    return "format not recognised" if "possibly a pipe" in reason else reason  # its words for a file it cannot make sense of
 
 
 def _soundfile_chunks(source: sf.SoundFile) -> Iterator[np.ndarray]:
@@ -75,24 +85,29 @@ def _open_ffmpeg(path: Path) -> Decoded:
         container.close()
         raise DecodeError("holds no audio stream")
     stream = container.streams.audio[0]
-    if not stream.rate:
+    rate = getattr(stream.codec_context, "sample_rate", None) if stream.codec_context is not None else None
+    if not rate:
         container.close()
         raise DecodeError("its audio stream has no sample rate")
-    return Decoded(stream.rate, max(1, stream.channels), "FFmpeg", _ffmpeg_chunks(container, stream))
+    return Decoded(rate, 1, "FFmpeg", _ffmpeg_chunks(container, stream, rate))
 
 
-def _ffmpeg_chunks(container, stream) -> Iterator[np.ndarray]:
+def _ffmpeg_chunks(container, stream, rate: int) -> Iterator[np.ndarray]:
+    """Mono chunks (samples, 1): a damaged stream may change its channels from frame to frame, so each frame is down-mixed as it comes."""
     import av
 
-    # planar float keeps every channel and the rate as they are: down-mixing and resampling happen after, as for libsndfile
-    resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
     with container:
         try:
             for frame in container.decode(stream):
-                for planar in resampler.resample(frame):
-                    yield planar.to_ndarray().T
-            for planar in resampler.resample(None):
-                yield planar.to_ndarray().T
+                if frame.sample_rate != rate:  # a damaged stream that changes rate midway is not one recording
+                    raise DecodeError(f"FFmpeg: its sample rate changes from {rate} to {frame.sample_rate} Hz")
+                raw = frame.to_ndarray()
+                channels = len(frame.layout.channels) or 1
+                planar = raw.reshape(-1, channels).T if frame.format.is_packed else raw  # packed: samples interleaved
+                planar = planar.astype(np.float64)
+                if np.issubdtype(raw.dtype, np.integer):  # integer samples, scaled as libsndfile scales them
+                    planar /= float(np.iinfo(raw.dtype).max) + 1
+                yield planar.mean(axis=0)[:, None].astype(np.float32)
         except (av.FFmpegError, ValueError) as error:
             raise DecodeError(f"FFmpeg: {_ffmpeg_reason(error)}") from None
 

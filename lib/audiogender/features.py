@@ -41,6 +41,7 @@ class FeatureConfig:
     n_mfcc: int = N_MFCC
     window_seconds: float = CLIP_SECONDS  # each window the network judges
     hop_seconds: float = CLIP_SECONDS / 2  # between the starts of neighbouring windows
+    pad_start: bool = False  # a stretch shorter than a window is padded before it (so it ends the window), not after
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -16,6 +16,7 @@ Nothing here imports torch: the network is an ONNX file run by ONNX Runtime
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,15 +24,17 @@ import numpy as np
 
 from .audio import BLOCK_SECONDS, SAMPLE_RATE, AudioError, stream_audio, to_model_rate
 from .labels import GENDERS, sigmoid
-from .runtime import OnnxNetwork, load_network
+from .runtime import EncoderNetwork, ModelError, OnnxNetwork, assets_path, load_network
 from .scheduler import BATCH_WINDOWS, Source, Tally, judge
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
-from .windows import VoicedBlock, voiced_block
+from .windows import VoicedBlock, voiced_blocks
 
 NO_VOICE = "no voice"
 UNCERTAIN = "uncertain"
 UNCERTAIN_BAND = (0.4, 0.6)  # p(female) strictly inside this band is too close to call
-SHIPPED_MODEL = "default.onnx"  # in the package's assets, exported from default.pt beside it
+# the models shipped in the package's assets, by kind: each an ONNX file, exported from the .pt beside it
+SHIPPED_MODELS = {"cnn": "cnn.onnx", "encoder": "encoder.onnx"}
+DEFAULT_MODEL = "cnn"  # what audiogender predict and load_model() use (chosen by leaving one corpus out; see the model card)
 
 
 @dataclass
@@ -97,23 +100,23 @@ def label_for(p_female: float, uncertain_band: tuple[float, float] = UNCERTAIN_B
     return UNCERTAIN if low < p_female < high else GENDERS[int(p_female >= 0.5)]
 
 
-def answer(tally: Tally, uncertain_band: tuple[float, float] = UNCERTAIN_BAND) -> Timeline:
+def answer(tally: Tally, pooled_log_odds, uncertain_band: tuple[float, float] = UNCERTAIN_BAND) -> Timeline:
     """A recording's timeline and answer from its judged windows: the one place windows become an answer.
 
-    Each piece's p(female) is the sigmoid of the mean log-odds of its windows; the
-    recording's, of the mean over all its windows. No windows: ``no voice``.
+    ``pooled_log_odds`` judges a group of windows from their outputs (the CNN: the mean
+    of their log-odds; the encoder: its head on their mean embedding). Each piece is
+    one group, and the whole recording another. No windows: ``no voice``.
     """
     segments = []
-    for (start, end), log_odds in zip(tally.pieces, tally.log_odds):
-        p_female = float(sigmoid(log_odds.mean()))
+    for (start, end), outputs in zip(tally.pieces, tally.outputs):
+        p_female = float(sigmoid(pooled_log_odds(outputs)))
         seconds = round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)
         segments.append(Segment(*seconds, label_for(p_female, uncertain_band), round(p_female, 4)))
     duration, speech = round(tally.samples / SAMPLE_RATE, 3), round(tally.speech_seconds, 3)
-    windows = np.concatenate(tally.log_odds) if tally.log_odds else np.zeros(0)
-    if windows.size == 0:
+    if not tally.outputs:
         prediction = Prediction(tally.name, NO_VOICE, None, speech, duration)
     else:
-        p_female = float(sigmoid(windows.mean()))
+        p_female = float(sigmoid(pooled_log_odds(np.concatenate(tally.outputs))))
         prediction = Prediction(tally.name, label_for(p_female, uncertain_band), round(p_female, 4), speech, duration)
     return Timeline(tally.name, duration, segments, prediction)
 
@@ -125,7 +128,7 @@ def file_source(path: str | os.PathLike) -> Source:
 
 def array_source(samples, sample_rate: int | None = None) -> Source:
     """An array of samples to judge: resampled to 16 kHz now (a bad array raises here), then cut into blocks."""
-    waveform = to_model_rate(np.asarray(samples), sample_rate or SAMPLE_RATE)
+    waveform = to_model_rate(samples, SAMPLE_RATE if sample_rate is None else sample_rate)
     step = int(BLOCK_SECONDS * SAMPLE_RATE)
     return Source(None, lambda: (waveform[i : i + step] for i in range(0, waveform.size, step)))
 
@@ -133,9 +136,11 @@ def array_source(samples, sample_rate: int | None = None) -> Source:
 class GenderClassifier:
     """A trained network with voice detection and the rules for answering: what :func:`load_model` returns.
 
-    ``network`` is anything with ``features`` (a :class:`features.FeatureConfig`)
-    and a ``log_odds(features)`` method: an :class:`runtime.OnnxNetwork` here, or,
-    in the lab, a torch network being evaluated.
+    ``network`` is anything with ``features`` (a :class:`features.FeatureConfig`),
+    ``outputs(features)`` (what is kept of each window), ``pooled_log_odds(outputs)``
+    (a group of windows judged) and ``log_odds(features)`` (each window judged alone):
+    an :class:`runtime.OnnxNetwork` (a CNN) or :class:`runtime.EncoderNetwork` here,
+    or, in the lab, a network being evaluated.
     """
 
     classes = GENDERS
@@ -147,6 +152,7 @@ class GenderClassifier:
         min_speech_seconds: float = MIN_SPEECH_SECONDS,
         uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
     ):
+        self.check_options(vad_threshold, min_speech_seconds, uncertain_band)
         self.network = network
         self.features = network.features
         self.meta = getattr(network, "meta", {})
@@ -154,18 +160,34 @@ class GenderClassifier:
         self.min_speech_seconds = min_speech_seconds
         self.uncertain_band = tuple(uncertain_band)
 
+    @staticmethod
+    def check_options(vad_threshold: float, min_speech_seconds: float, uncertain_band: tuple[float, float]) -> None:
+        """Raise ValueError, saying which and why, for settings that would make every answer wrong or meaningless."""
+        if not 0 < vad_threshold < 1:  # NaN fails this too
+            raise ValueError(f"the voice detector's threshold is a probability between 0 and 1, not {vad_threshold}")
+        if not 0 <= min_speech_seconds < float("inf"):
+            raise ValueError(f"the minimum of speech is a number of seconds, 0 or more, not {min_speech_seconds}")
+        low, high = uncertain_band
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"the uncertain band is LOW HIGH with 0 <= LOW <= HIGH <= 1, not {low} {high}")
+
     def label(self, p_female: float) -> str:
         """``female`` or ``male``, or ``uncertain`` strictly inside this classifier's uncertain band."""
         return label_for(p_female, self.uncertain_band)
 
     def log_odds_features(self, features: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
-        """Calibrated log(p(female) / p(male)) of each feature matrix in a batch (windows x frames x width)."""
+        """Calibrated log(p(female) / p(male)) of each window's features, judged alone (windows x frames x width)."""
         out = [self.network.log_odds(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
-    def voiced(self, block: np.ndarray) -> VoicedBlock:
-        """One 16 kHz block's voiced pieces and window features, with this classifier's detector settings."""
-        return voiced_block(block, self.features, self.vad_threshold, self.min_speech_seconds)
+    def window_outputs(self, features: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
+        """What the network keeps of each window until its group is judged (log-odds, or embeddings), a row each."""
+        out = [self.network.outputs(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def voiced(self, blocks) -> Iterator[VoicedBlock]:
+        """A recording's 16 kHz blocks as voiced pieces and window features, with this classifier's detector settings."""
+        return voiced_blocks(blocks, self.features, self.vad_threshold, self.min_speech_seconds)
 
     def predict(self, audio, sample_rate: int | None = None) -> Prediction:
         """Classify a file path, or an array of samples at ``sample_rate`` (default 16 kHz).
@@ -187,7 +209,7 @@ class GenderClassifier:
         (judged,) = self._judge([source], n_jobs=1)
         if judged.error is not None:
             raise AudioError(source.name, judged.error)
-        return answer(judged.tally, self.uncertain_band)
+        return answer(judged.tally, self.network.pooled_log_odds, self.uncertain_band)
 
     def predict_files(self, paths, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
         """Classify files, yielding one Prediction per file, in order.
@@ -201,28 +223,36 @@ class GenderClassifier:
             if judged.error is not None:
                 yield Prediction.failed(judged.name, judged.error)
             else:
-                yield answer(judged.tally, self.uncertain_band).prediction
+                yield answer(judged.tally, self.network.pooled_log_odds, self.uncertain_band).prediction
 
     def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
-        return judge(sources, self.voiced, self.log_odds_features, n_jobs, batch_windows)
+        return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows)
 
 
-def shipped_model_path() -> Path:
-    """The model that ships inside the package."""
-    from importlib import resources
+def shipped_model_path(kind: str = DEFAULT_MODEL) -> Path:
+    """The ONNX file of a model that ships inside the package (``cnn`` or ``encoder``)."""
+    if kind not in SHIPPED_MODELS:
+        raise ModelError(f"no shipped model of kind {kind!r}: use one of {', '.join(SHIPPED_MODELS)}, or a model file")
+    return assets_path(SHIPPED_MODELS[kind])
 
-    return Path(str(resources.files("audiogender") / "assets" / SHIPPED_MODEL))
 
+def load_model(
+    path: str | os.PathLike | None = None, device: str = "auto", threads: int | None = None, kind: str | None = None, **options
+) -> GenderClassifier:
+    """Load a trained model: one shipped inside the package, or an exported one.
 
-def load_model(path: str | os.PathLike | None = None, device: str = "auto", threads: int | None = None, **options) -> GenderClassifier:
-    """Load a trained model: the one shipped inside the package, or an exported one.
-
-    ``path`` is an ``.onnx`` file, a ``.pt`` checkpoint with its ONNX twin beside it,
-    or a run folder. The network runs in ONNX Runtime, on ``device`` (``auto``: a
-    CUDA GPU if onnxruntime-gpu sees one, else the CPU), with ``threads`` intra-op
-    threads (None: one per core). ``options`` (``vad_threshold``,
+    ``kind`` names a shipped model (``cnn``: our small CNN; ``encoder``: a head on a
+    pretrained speaker encoder; None: :data:`DEFAULT_MODEL`); ``path`` is instead an
+    ``.onnx`` file, a ``.pt`` checkpoint with its ONNX twin beside it, or a run folder
+    (a shipped kind's name works there too). The network runs in ONNX Runtime, on
+    ``device`` (``auto``: a CUDA GPU if onnxruntime-gpu sees one, else the CPU), with
+    ``threads`` intra-op threads (None: one per core). ``options`` (``vad_threshold``,
     ``min_speech_seconds``, ``uncertain_band``) go to :class:`GenderClassifier`.
-    Raises :class:`runtime.ModelError` for a model file that cannot be used.
+    Raises :class:`runtime.ModelError` for a model that cannot be used.
     """
-    network: OnnxNetwork = load_network(path or shipped_model_path(), threads, device)
+    if path is not None and kind is not None:
+        raise ValueError("give a model's path or a shipped kind, not both")
+    if path is None or str(path) in SHIPPED_MODELS:
+        path = shipped_model_path(kind or (str(path) if path is not None else DEFAULT_MODEL))
+    network: OnnxNetwork | EncoderNetwork = load_network(path, threads, device)
     return GenderClassifier(network, **options)

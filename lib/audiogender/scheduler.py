@@ -1,12 +1,12 @@
 """Many recordings at once: one queue for every file, short or long.
 
 ``n_jobs`` reader threads take the next file from the list, read it a block (60 s)
-at a time and turn each block into window features (``windows.voiced_block``:
+at a time and turn each block into window features (``windows.voiced_blocks``:
 reading, resampling, voice detection and features release the GIL, so the threads
 run in parallel). Every block, of a 1 s clip or of an hour-long recording alike,
-goes into one bounded queue; the calling thread takes blocks from it, judges the
-windows of many at once with the network, and adds each block's log-odds to its
-recording's :class:`Tally`. A recording is answered once its last block is judged,
+goes into one bounded queue; the calling thread takes blocks from it, runs the
+network on the windows of many at once, and adds each block's window outputs
+(log-odds, or embeddings) to its recording's :class:`Tally`. A recording is answered once its last block is judged,
 and answers come out in the order the files were given. Memory stays bounded: a
 reader waits while the queue is full, and a long file is never held whole.
 """
@@ -43,22 +43,22 @@ class Source:
 class Tally:
     """A recording's judged windows, gathered block by block: everything its answer is made of.
 
-    ``pieces`` are sample bounds from the start of the recording; ``log_odds[k]``
-    holds the log-odds of female of piece k's windows.
+    ``pieces`` are sample bounds from the start of the recording; ``outputs[k]``
+    holds the network's outputs for piece k's windows, one row each.
     """
 
     name: str | None
     samples: int = 0
     speech_seconds: float = 0.0
     pieces: list[tuple[int, int]] = field(default_factory=list)
-    log_odds: list[np.ndarray] = field(default_factory=list)
+    outputs: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, block: VoicedBlock, log_odds: np.ndarray) -> None:
-        """Add a block, the next in the recording, with the log-odds of its windows."""
+    def add(self, block: VoicedBlock, outputs: np.ndarray) -> None:
+        """Add a block, the next in the recording, with the network's outputs for its windows."""
         edges = np.cumsum([0, *block.counts])
         for (start, end), a, b in zip(block.pieces, edges[:-1], edges[1:]):
             self.pieces.append((self.samples + start, self.samples + end))
-            self.log_odds.append(log_odds[a:b])
+            self.outputs.append(outputs[a:b])
         self.samples += block.samples
         self.speech_seconds += block.speech_seconds
 
@@ -94,15 +94,15 @@ class _Stopped:  # a reader's message: it has no more sources; ``crash`` if it d
 
 def judge(
     sources: Iterable[Source],
-    prepare: Callable[[np.ndarray], VoicedBlock],
-    log_odds: Callable[[np.ndarray], np.ndarray],
+    prepare: Callable[[Iterator[np.ndarray]], Iterator[VoicedBlock]],
+    outputs: Callable[[np.ndarray], np.ndarray],
     n_jobs: int | None = None,
     batch_windows: int = BATCH_WINDOWS,
 ) -> Iterator[Judged]:
     """Judge every source, yielding one :class:`Judged` per source, in order.
 
-    ``prepare`` turns a block of samples into a :class:`VoicedBlock` (in the reader
-    threads); ``log_odds`` judges a batch of window features (in this thread). A
+    ``prepare`` turns a source's blocks of samples into :class:`VoicedBlock` s (in the
+    reader threads); ``outputs`` runs the network on a batch of window features (in this thread). A
     source that raises :class:`AudioError` is answered with its error and the rest go on.
     """
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
@@ -133,8 +133,8 @@ def judge(
         blocks = None
         try:
             blocks = source.blocks()
-            for block in blocks:
-                if not send(_Read(index, source.name, prepare(block))):
+            for voiced in prepare(blocks):
+                if not send(_Read(index, source.name, voiced)):
                     return False
         except AudioError as error:
             return send(_Ended(index, source.name, error.reason))
@@ -158,7 +158,7 @@ def judge(
     for thread in threads:
         thread.start()
     try:
-        for judged in _gather(inbox, len(threads), log_odds, batch_windows):
+        for judged in _gather(inbox, len(threads), outputs, batch_windows):
             ahead.release()
             yield judged
     finally:
@@ -167,9 +167,9 @@ def judge(
             thread.join(timeout=JOIN_SECONDS)
 
 
-def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int) -> Iterator[Judged]:
-    """The calling thread's side of :func:`judge`: batch the blocks, judge them, answer in order."""
-    batch = _Batch(log_odds)
+def _gather(inbox: queue.Queue, readers: int, outputs, batch_windows: int) -> Iterator[Judged]:
+    """The calling thread's side of :func:`judge`: batch the blocks, run the network on them, answer in order."""
+    batch = _Batch(outputs)
     answers: dict[int, Judged] = {}
     following = 0  # the next index to yield
     while readers:
@@ -200,8 +200,8 @@ def _gather(inbox: queue.Queue, readers: int, log_odds, batch_windows: int) -> I
 class _Batch:
     """Blocks waiting for the network, and the tallies of the recordings they belong to."""
 
-    def __init__(self, log_odds: Callable[[np.ndarray], np.ndarray]):
-        self.log_odds = log_odds
+    def __init__(self, outputs: Callable[[np.ndarray], np.ndarray]):
+        self.outputs = outputs
         self.blocks: list[_Read] = []
         self.windows = 0
         self.tallies: dict[int, Tally] = {}
@@ -229,7 +229,7 @@ class _Batch:
     def judge(self) -> dict[int, Judged]:
         """Run the network on every waiting window; the sources this finishes, answered."""
         if self.blocks:
-            scores = self.log_odds(np.concatenate([m.block.features for m in self.blocks]))
+            scores = self.outputs(np.concatenate([m.block.features for m in self.blocks]))
             edges = np.cumsum([0, *(len(m.block.features) for m in self.blocks)])
             for message, a, b in zip(self.blocks, edges[:-1], edges[1:]):
                 self.tallies[message.index].add(message.block, scores[a:b])

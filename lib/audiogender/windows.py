@@ -10,6 +10,7 @@ were, and cut into the windows the network's features say (the CNN's: 1 s every
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,9 @@ from .features import FeatureConfig, compute_features
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
 
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
+STILL_SPEAKING_SECONDS = 0.3  # a stretch ending this close to a block's end may go on in the next block
+MAX_HELD_SECONDS = 30.0  # a stretch still going at a block's end is held for the next, unless longer than this
+CONTEXT_SECONDS = 0.5  # audio a block passes on to the next when no one is speaking at its end
 
 
 @dataclass
@@ -33,10 +37,15 @@ class VoicedBlock:
     counts: list[int]
 
 
-def stretch_windows(stretch: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMPLES // 2) -> np.ndarray:
-    """Windows of ``length`` samples every ``hop`` over a stretch; a shorter stretch is zero-padded to one, the last window too."""
+def stretch_windows(stretch: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMPLES // 2, pad_start: bool = False) -> np.ndarray:
+    """Windows of ``length`` samples every ``hop`` over a stretch; the last is zero-padded after it.
+
+    A stretch shorter than one window is zero-padded after it, or with ``pad_start``
+    before it, so that it ends the window: a recurrent encoder, whose last state is
+    the embedding, then reads the speech last rather than a second of silence.
+    """
     if stretch.size <= length:
-        return np.pad(stretch, (0, length - stretch.size))[None]
+        return np.pad(stretch, (length - stretch.size, 0) if pad_start else (0, length - stretch.size))[None]
     starts = np.arange(0, stretch.size - length + hop, hop)
     stretch = np.pad(stretch, (0, max(0, starts[-1] + length - stretch.size)))
     return np.stack([stretch[s : s + length] for s in starts])
@@ -68,15 +77,52 @@ def voiced_block(
     config: FeatureConfig,
     vad_threshold: float = VAD_THRESHOLD,
     min_speech_seconds: float = MIN_SPEECH_SECONDS,
+    final: bool = True,
 ) -> VoicedBlock:
     """Find the speech in a 16 kHz block and turn it into window features.
 
-    With less than ``min_speech_seconds`` of speech there are no pieces.
+    With less than ``min_speech_seconds`` of speech there are no pieces. Unless the
+    block is ``final`` (the recording's last), the audio that the next block may
+    continue is not judged here: from the start of a stretch of speech still going at
+    the block's end, or else its last half second (context for the detector). The
+    VoicedBlock's ``samples`` are those judged; the rest goes before the next block
+    (:func:`voiced_blocks`), so stretches do not depend on where a file's blocks were cut.
     """
     audio, has_signal = level_for_detection(block)
     regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+    judged = block.size
+    if not final:
+        judged, regions = _judged_part(regions, block.size)
     speech = sum(end - start for start, end in regions) / SAMPLE_RATE
     pieces = split_long(regions) if regions and speech >= min_speech_seconds else []
-    windows = [stretch_windows(normalize_level(audio[s:e]), config.window_samples, config.hop_samples) for s, e in pieces]
+    windows = [stretch_windows(normalize_level(audio[s:e]), config.window_samples, config.hop_samples, config.pad_start) for s, e in pieces]
     features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, config.n_frames, config.n_features), np.float32)
-    return VoicedBlock(block.size, speech, pieces, features, [len(w) for w in windows])
+    return VoicedBlock(judged, speech, pieces, features, [len(w) for w in windows])
+
+
+def _judged_part(regions: list[tuple[int, int]], size: int) -> tuple[int, list[tuple[int, int]]]:
+    """(samples judged now, the stretches within them) of a block that another will follow."""
+    context = int(CONTEXT_SECONDS * SAMPLE_RATE)
+    if regions and regions[-1][1] >= size - int(STILL_SPEAKING_SECONDS * SAMPLE_RATE) and size - regions[-1][0] <= int(MAX_HELD_SECONDS * SAMPLE_RATE):
+        return regions[-1][0], regions[:-1]  # speech still going: wait for the rest of it
+    judged = max(size - context, regions[-1][1] if regions else 0)
+    return judged, [(a, b) for a, b in regions if b <= judged]
+
+
+def voiced_blocks(
+    blocks: Iterable[np.ndarray],
+    config: FeatureConfig,
+    vad_threshold: float = VAD_THRESHOLD,
+    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+) -> Iterator[VoicedBlock]:
+    """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next."""
+    held = np.zeros(0, np.float32)
+    blocks = iter(blocks)
+    block = next(blocks, None)
+    while block is not None:
+        following = next(blocks, None)
+        audio = np.concatenate([held, block]) if held.size else block
+        voiced = voiced_block(audio, config, vad_threshold, min_speech_seconds, final=following is None)
+        held = audio[voiced.samples :]
+        yield voiced
+        block = following

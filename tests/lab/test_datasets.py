@@ -12,7 +12,7 @@ from helpers import SAMPLES, harmonic_tone
 
 
 def _bank_of(waveforms, n_views=1):
-    views = [clip_views(w, n_views, np.random.default_rng(i), Augmenter(p_pitch=0.0), 40) for i, w in enumerate(waveforms)]
+    views = [clip_views(w, n_views, Augmenter(p_pitch=0.0), 40, random_state=0, clip=i) for i, w in enumerate(waveforms)]
     lengths = np.array([[len(v) for v in c] for c in views])
     ends = np.cumsum(lengths.ravel()).reshape(lengths.shape)
     frames = np.concatenate([v for c in views for v in c])

@@ -74,7 +74,7 @@ def test_fold_masks_without_validation_train_on_the_validation_speakers():
     with_validation, without = fold_masks(clips, splits), fold_masks(clips, splits, validate=False)
     for a, b in zip(with_validation, without):
         assert (b["train"] == a["train"] | a["validation"]).all() and not b["validation"].any() and (a["test"] == b["test"]).all()
-    assert (fold_tested_in(clips, splits) >= 0).all()
+    assert (fold_tested_in(with_validation) >= 0).all()
 
 
 def test_too_few_speakers_of_a_gender_is_refused():
@@ -109,3 +109,21 @@ def test_splits_of_another_corpus_are_refused(tmp_path):
     other = _clips({f"t{i}": "female" if i % 2 else "male" for i in range(8)})
     with pytest.raises(ValueError, match="made for another corpus"):
         load_splits(tmp_path / "splits.json", other)
+
+
+def test_leaving_one_corpus_out_tests_each_folder_once_and_never_trains_its_speakers():
+    from audiogender.lab.splits import corpus_masks
+
+    rows = []
+    for folder, n in (("a", 10), ("b", 10), ("samples", 4), ("audiomnist-sample", 3)):
+        rows += [(f"{folder}/{i}_{k}.wav", f"{folder}{i}", "female" if i % 2 else "male", folder, "en", 0, folder) for i in range(n) for k in range(2)]
+    rows.append(("samples/again.wav", "a0", "male", "a", "en", 0, "samples"))  # speaker a0 in two folders
+    clips = pd.DataFrame(rows, columns=["path", "speaker", "gender", "corpus", "language", "digit", "source"])
+    names, folds = corpus_masks(clips)
+    assert names == ["a", "audiomnist-sample+samples", "b"]  # the two small folders are held out together
+    assert np.sum([f["test"] for f in folds], axis=0).tolist() == [1] * len(clips)
+    for name, fold in zip(names, folds):
+        tested = set(clips.loc[fold["test"], "speaker"])
+        assert not tested & set(clips.loc[fold["train"] | fold["validation"], "speaker"])
+        assert fold["validation"].any() and not (fold["train"] & fold["validation"]).any()
+    assert not folds[0]["train"][len(clips) - 1] and not folds[1]["train"][0]  # a0 trains in neither fold that tests it

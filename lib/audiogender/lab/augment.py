@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, load_audio, loudest_stretch, prepare
 
 TELEPHONE_RATE = 8_000  # narrowband lines sample at 8 kHz
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz passed by a telephone line
@@ -175,3 +175,19 @@ class Augmenter:
         if rng.random() < self.p_codec:
             audio = codec(audio, str(rng.choice(["MP3", "OGG"])))
         return gain(audio, float(rng.uniform(*self.gain_range)))
+
+
+MAX_SECONDS = 20.0  # a clip's views keep its loudest stretch of this length
+
+
+def clip_audio(path) -> np.ndarray:
+    """A clip as every view of it starts: read, without DC, at a normal level, its loudest 20 s at most."""
+    return loudest_stretch(prepare(load_audio(path)), MAX_SECONDS)
+
+
+def view(audio: np.ndarray, view: int, augmenter: Augmenter, random_state: int, clip: int) -> np.ndarray:
+    """View ``view`` of a clip's audio: 0 as recorded, the others augmented, each with its own generator seeded by
+    (``random_state``, ``clip``, ``view``), so a view is the same whichever data is built from it (frame bank, embeddings)."""
+    if view == 0:
+        return audio
+    return prepare(augmenter(audio, np.random.default_rng([random_state, clip, view])))

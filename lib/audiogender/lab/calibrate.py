@@ -50,15 +50,23 @@ def fit_temperature(network: torch.nn.Module, data, rows: np.ndarray, y: np.ndar
     """
     windows, owner = data.windows(rows)
     log_odds = clip_log_odds(window_logits(network, windows), owner, len(y))  # the temperature only divides these
+    best = best_temperature(log_odds, y, speakers)
+    network.temperature.fill_(best)
+    return best
+
+
+def best_temperature(log_odds: np.ndarray, y: np.ndarray, speakers=None) -> float:
+    """The temperature (from :data:`TEMPERATURE_RANGE`) that best predicts ``y`` from ``log_odds`` (least log loss).
+
+    With ``speakers`` (one per clip) every speaker weighs the same.
+    """
     weight = np.ones(len(y)) if speakers is None else speaker_weights(speakers)
     temperatures = np.exp(np.linspace(np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1]), TEMPERATURE_STEPS))
     losses = []
     for t in temperatures:
         p = np.clip(sigmoid(log_odds / t), 1e-6, 1 - 1e-6)
         losses.append(-np.sum(weight * (y * np.log(p) + (1 - y) * np.log(1 - p))))
-    best = float(temperatures[int(np.argmin(losses))])
-    network.temperature.fill_(best)
-    return best
+    return float(temperatures[int(np.argmin(losses))])
 
 
 def predict_clips(network: torch.nn.Module, data, rows: np.ndarray) -> np.ndarray:

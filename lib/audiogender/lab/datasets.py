@@ -28,16 +28,36 @@ import torch
 from skorch.dataset import Dataset
 from tqdm.auto import tqdm
 
-from ..audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, load_audio, loudest_stretch, prepare
+from ..audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE
 from ..features import TOP_DB, FeatureConfig, log_mel
 from ..files import atomic_file
+from . import augment
 from .augment import Augmenter
 from .cache import FEATURE_CODE, cache_path
 
 CROP_FLOOR_DB = 6.0  # a crop holds at least a quarter of the loudest second's energy, so pauses are not drawn
-MAX_SECONDS = 20.0  # longer clips keep their loudest stretch of this length
 MOST_CROPS = 6  # crops a clip gives per epoch, at most: one per second of audio
 EVAL_WINDOWS = 4  # fixed windows of each clip's clean view, for validation and calibration
+
+
+BALANCES = (None, "folder-gender")
+
+
+def example_weights(clips: pd.DataFrame, balance: str | None = None) -> np.ndarray:
+    """How much each clip counts in training (mean 1): equally (None), or ``"folder-gender"``.
+
+    ``"folder-gender"``: every speaker's clips share one speaker's worth, and each
+    folder's women and its men then weigh the same in all, so that 3,000 digits of 59
+    Azerbaijani speakers do not outweigh a folder of 9 actors, nor men women.
+    """
+    if balance not in BALANCES:
+        raise ValueError(f"unknown balance {balance!r}: use one of {BALANCES}")
+    if balance is None:
+        return np.ones(len(clips))
+    per_speaker = 1.0 / clips.groupby("speaker")["path"].transform("size").to_numpy()
+    group = (clips["source"] if "source" in clips else clips["corpus"]).astype(str) + "/" + clips["gender"].astype(str)  # a folder, else a corpus
+    weight = per_speaker / pd.Series(per_speaker, index=clips.index).groupby(group).transform("sum").to_numpy()
+    return weight * len(weight) / weight.sum()
 
 
 def rows_index(rows) -> np.ndarray:
@@ -69,7 +89,8 @@ class ClipFeatures:
     def __str__(self) -> str:
         return f"{len(self.features):,} clips, one {self.features.shape[1]} x {self.n_features} matrix each, {self.features.nbytes / 1e6:.0f} MB"
 
-    def training_set(self, rows, y: np.ndarray, random_state: int = 0) -> ClipDataset:
+    def training_set(self, rows, y: np.ndarray, random_state: int = 0, weight: np.ndarray | None = None) -> ClipDataset:
+        """The clips at ``rows`` (a ``weight`` per clip is not used: the seed's recipe weighs clips alike)."""
         rows = rows_index(rows)
         return ClipDataset(self.features[rows], np.asarray(y)[rows])
 
@@ -128,10 +149,10 @@ class FrameBank:
         clips = rows_index(clips)
         return FrameBank(self.frames, self.bounds[clips], [self.starts[c] for c in clips])
 
-    def training_set(self, rows, y: np.ndarray, random_state: int = 0) -> "CropDataset":
-        """Random crops of random views of the clips at ``rows``, fresh at every visit."""
+    def training_set(self, rows, y: np.ndarray, random_state: int = 0, weight: np.ndarray | None = None) -> "CropDataset":
+        """Random crops of random views of the clips at ``rows``, fresh at every visit; with ``weight`` (per clip), clips drawn by it."""
         rows = rows_index(rows)
-        return CropDataset(self.subset(rows), np.asarray(y)[rows], random_state=random_state)
+        return CropDataset(self.subset(rows), np.asarray(y)[rows], random_state=random_state, weight=None if weight is None else np.asarray(weight)[rows])
 
     def windows(self, rows) -> tuple[np.ndarray, np.ndarray]:
         """Up to four evenly spaced 1 s windows of each clean clip at ``rows``: (windows, which clip each is from)."""
@@ -149,12 +170,10 @@ def crop_starts(db: np.ndarray, floor_db: float = CROP_FLOOR_DB) -> np.ndarray:
     return np.flatnonzero(window >= window.max() - floor_db).astype(np.int32)
 
 
-def clip_views(audio: np.ndarray, n_views: int, rng: np.random.Generator, augmenter: Augmenter, n_mels: int) -> list[np.ndarray]:
-    """dB frames of one prepared waveform: the clean view, then ``n_views - 1`` augmented ones."""
-    if audio.size < N_SAMPLES:
-        audio = np.pad(audio, (0, N_SAMPLES - audio.size))
-    views = [audio] + [prepare(augmenter(audio, rng)) for _ in range(n_views - 1)]
-    return [log_mel(v, n_mels, reference="one").astype(np.float16) for v in views]
+def clip_views(audio: np.ndarray, n_views: int, augmenter: Augmenter, n_mels: int, random_state: int = 0, clip: int = 0) -> list[np.ndarray]:
+    """dB frames of one prepared waveform: the clean view, then ``n_views - 1`` augmented ones (``augment.view``), at least 1 s each."""
+    views = [augment.view(audio, v, augmenter, random_state, clip) for v in range(n_views)]
+    return [log_mel(np.pad(v, (0, max(0, N_SAMPLES - v.size))), n_mels, reference="one").astype(np.float16) for v in views]
 
 
 def load_frame_bank(
@@ -169,21 +188,20 @@ def load_frame_bank(
 ) -> FrameBank:
     """The frame bank of every clip in the table, cached on disk like ``cache.load_features``.
 
-    Clip ``i`` is augmented with its own generator seeded by ``(random_state, i)``, so the
-    bank is the same whether it is built in one thread or many.
+    Each view has its own generator (``augment.view``), so the bank is the same whether
+    it is built in one thread or many, and its views are the embeddings' views.
     """
     if config.kind != "logmel":
         raise ValueError("random crops are taken from log-mel features; the seed's MFCCs use load_features")
     paths = list(clips["path"])
-    settings = f"{config.cache_key()}|{n_views}|{augmenter}|{random_state}|{MAX_SECONDS}"
+    settings = f"{config.cache_key()}|{n_views}|{augmenter}|{random_state}|{augment.MAX_SECONDS}"
     cache = cache_path(paths, settings, cache_dir, "bank", ".npz", code=(*FEATURE_CODE, "audiogender.lab.augment", __name__))
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             return _unpack(stored["frames"], stored["bounds"])
 
     def views(i: int) -> list[np.ndarray]:
-        audio = loudest_stretch(prepare(load_audio(paths[i])), MAX_SECONDS)
-        return clip_views(audio, n_views, np.random.default_rng([random_state, i]), augmenter, config.n_mels)
+        return clip_views(augment.clip_audio(paths[i]), n_views, augmenter, config.n_mels, random_state, i)
 
     with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
         per_clip = list(tqdm(pool.map(views, range(len(paths))), total=len(paths), desc="views", disable=not progress))
@@ -212,26 +230,44 @@ class CropDataset(torch.utils.data.Dataset):
 
     Each clip appears ``crops_per_clip`` times per epoch, so long clips give more
     examples, but no more than ``most`` each, so one long corpus does not drown the rest.
+    With ``weight`` (one per clip), every example is instead of a clip drawn with
+    probability proportional to its weight, for as many examples per epoch. With
+    ``soft`` (clips x views), an example's target is its view's p(female) as a
+    (male, female) pair, not its label (distillation).
     """
 
-    def __init__(self, bank: FrameBank, y: np.ndarray, most: int = MOST_CROPS, random_state: int = 0):
+    def __init__(
+        self, bank: FrameBank, y: np.ndarray, most: int = MOST_CROPS, random_state: int = 0, weight: np.ndarray | None = None, soft: np.ndarray | None = None
+    ):
         self.bank, self.y = bank, np.asarray(y, dtype=np.int64)
+        self.soft = None if soft is None else np.asarray(soft, dtype=np.float32)  # (clips, views) p(female) targets, if not the labels
         self.index = np.repeat(np.arange(bank.n_clips), crops_per_clip(bank.seconds(), most))
         self.rng = np.random.default_rng(random_state)
+        self.cdf = None if weight is None else np.cumsum(np.asarray(weight, dtype=float))
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int):
-        clip = int(self.index[i])
+        clip = int(self.index[i]) if self.cdf is None else self._draw(self.rng)
         view = int(self.rng.integers(self.bank.n_views))
         starts = self.bank.starts[clip][view]
         start = int(starts[self.rng.integers(len(starts))])
-        return self.bank.crop(clip, view, start), self.y[clip]
+        if self.soft is None:
+            return self.bank.crop(clip, view, start), self.y[clip]
+        p_female = self.soft[clip, view]
+        return self.bank.crop(clip, view, start), np.array([1 - p_female, p_female], np.float32)
+
+    def _draw(self, rng: np.random.Generator, size=None):
+        """Clips drawn with probability proportional to their weight."""
+        drawn = np.searchsorted(self.cdf, rng.random(size) * self.cdf[-1], side="right")
+        return np.minimum(drawn, len(self.cdf) - 1) if size else int(min(drawn, len(self.cdf) - 1))
 
     def labels(self) -> np.ndarray:
-        """The label of every example in an epoch (for class weights)."""
-        return self.y[self.index]
+        """The label of every example in an epoch (for class weights); with weights, of a draw as large."""
+        if self.cdf is None:
+            return self.y[self.index]
+        return self.y[self._draw(np.random.default_rng(0), len(self.index))]
 
     def sample_features(self, n: int = 2000) -> np.ndarray:
         """Crops of clean views, for fitting the feature standardisation."""

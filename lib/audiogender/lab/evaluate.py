@@ -87,10 +87,12 @@ def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 
                 "clip": clip_metrics(labels(group["gender"]), group["p_female"], threshold),
                 "speaker": clip_metrics(labels(speakers["gender"]), speakers["p_female"], threshold),
             }
+            voices = speakers["gender"].value_counts()
             for level, figures in levels.items():
                 rows.append(
                     {
                         "method": method, "corpus": corpus, "level": level, "n": figures["clips"],
+                        "female_speakers": int(voices.get("female", 0)), "male_speakers": int(voices.get("male", 0)),
                         **{k: figures[k] for k in ("balanced_accuracy", "recall_male", "recall_female", "roc_auc", "ece")},
                         "speakers_wrong": ", ".join(speakers.loc[~speakers["voted_correct"], "speaker"]) if level == "speaker" else "",
                     }
@@ -125,6 +127,54 @@ def target_check(card: pd.DataFrame, method: str = "default") -> pd.DataFrame:
                 rows.append((f"ahead of {baseline}", corpus, row["balanced_accuracy"] - theirs.iloc[0], "> 0", row["balanced_accuracy"] > theirs.iloc[0]))
     if ("all", "clip") in mine.index:
         rows.append(("expected calibration error", "all", mine.loc[("all", "clip"), "ece"], f"<= {ECE_TARGET}", mine.loc[("all", "clip"), "ece"] <= ECE_TARGET))
+    return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])
+
+
+EXCITED = ("anger", "angry", "happiness", "happy", "fear", "surprised", "surprise", "level2")  # emotions that lift men's pitch; BAVED's level 2 is its strongest
+LOCO_MEAN, LOCO_EACH, LOCO_RECALL_GAP, EXCITED_MALE_RECALL, DISTILLED_GAP = 0.97, 0.95, 0.03, 0.95, 0.02
+LOCO_EACH_SPEAKERS = 10  # folders with at least this many speakers of each gender must reach LOCO_EACH
+NARROWBAND = "telephone-8k"
+
+
+def emotion_recalls(predictions: pd.DataFrame, by: str = "group") -> pd.DataFrame:
+    """Male and female recall of every method per folder and emotion, for the clips that have one."""
+    if "emotion" not in predictions:
+        return pd.DataFrame(columns=["method", by, "emotion", "excited", "recall_male", "recall_female", "male_clips", "female_clips"])
+    acted = predictions.dropna(subset=["emotion"]).assign(right=lambda t: (t["p_female"] >= 0.5) == (t["gender"] == "female"))
+    table = (
+        acted.groupby(["method", by, "emotion", "gender"])["right"].agg(["mean", "size"]).unstack("gender")
+        .reindex(columns=pd.MultiIndex.from_product([["mean", "size"], ["male", "female"]]))
+    )  # fmt: skip
+    table.columns = ["recall_male", "recall_female", "male_clips", "female_clips"]
+    table = table.reset_index()
+    table.insert(3, "excited", table["emotion"].isin(EXCITED))
+    return table
+
+
+def loco_targets(card: pd.DataFrame, emotions: pd.DataFrame, method: str, encoder: str = "encoder", distilled: str = "distilled") -> pd.DataFrame:
+    """Each target of leaving one corpus out (issue 13) for ``method``: the figure, what is required, whether it is met."""
+    clip = card[(card["level"] == "clip") & (card["corpus"] != "all")]
+    mine = clip[clip["method"] == method].set_index("corpus")
+    rows = [("mean clip balanced accuracy over the folders", "all", mine["balanced_accuracy"].mean(), f">= {LOCO_MEAN}", mine["balanced_accuracy"].mean() >= LOCO_MEAN)]
+    for corpus, row in mine.iterrows():
+        large = min(row["female_speakers"], row["male_speakers"]) >= LOCO_EACH_SPEAKERS
+        if large or corpus == NARROWBAND:
+            rows.append(("clip balanced accuracy", corpus, row["balanced_accuracy"], f">= {LOCO_EACH}", row["balanced_accuracy"] >= LOCO_EACH))
+        gap = abs(row["recall_male"] - row["recall_female"])
+        if not np.isnan(gap):
+            rows.append(("|male recall - female recall|", corpus, gap, f"<= {LOCO_RECALL_GAP}", gap <= LOCO_RECALL_GAP))
+        if not np.isnan(row["ece"]):
+            rows.append(("expected calibration error", corpus, row["ece"], f"<= {ECE_TARGET}", row["ece"] <= ECE_TARGET))
+    overall = card[(card["method"] == method) & (card["corpus"] == "all") & (card["level"] == "clip")]
+    if len(overall):
+        rows.append(("expected calibration error", "all", overall["ece"].iloc[0], f"<= {ECE_TARGET}", overall["ece"].iloc[0] <= ECE_TARGET))
+    excited = emotions[(emotions["method"] == method) & emotions["excited"]] if len(emotions) else emotions
+    for (corpus, emotion), row in excited.set_index([excited.columns[1], "emotion"]).iterrows() if len(excited) else []:
+        rows.append((f"male recall, {emotion}", corpus, row["recall_male"], f">= {EXCITED_MALE_RECALL}", row["recall_male"] >= EXCITED_MALE_RECALL))
+    means = clip.groupby("method")["balanced_accuracy"].mean()
+    if encoder in means and distilled in means:
+        gap = means[encoder] - means[distilled]
+        rows.append((f"{distilled} behind {encoder} (mean)", "all", gap, f"<= {DISTILLED_GAP}", gap <= DISTILLED_GAP))
     return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])
 
 

@@ -23,7 +23,7 @@ from ..audio import N_FRAMES
 from ..features import FeatureConfig
 from ..files import atomic_file
 from ..labels import female_log_odds
-from ..runtime import SOURCE_KEY, file_sha256
+from ..runtime import SOURCE_KEY, OnnxNetwork, file_sha256
 from .device import pick_device
 
 
@@ -201,15 +201,18 @@ class TorchNetwork:
             logits = self.module(torch.as_tensor(features, dtype=torch.float32, device=self.device))
         return female_log_odds(logits.cpu().numpy())
 
+    outputs = OnnxNetwork.outputs  # a window's log-odds, kept until its group is judged by their mean
+    pooled_log_odds = OnnxNetwork.pooled_log_odds
+
     def __repr__(self) -> str:
         return f"TorchNetwork({type(self.module).__name__}, device={self.device!r})"
 
 
 def shipped_checkpoint() -> Path:
-    """The torch checkpoint of the model the package ships (``assets/default.pt``, twin of ``default.onnx``)."""
+    """The torch checkpoint of the CNN the package ships (``assets/cnn.pt``, twin of ``cnn.onnx``)."""
     from ..predict import shipped_model_path
 
-    return shipped_model_path().with_suffix(".pt")
+    return shipped_model_path("cnn").with_suffix(".pt")
 
 
 def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, FeatureConfig, dict]:

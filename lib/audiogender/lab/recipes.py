@@ -39,10 +39,12 @@ from ..features import FeatureConfig
 from ..labels import GENDERS
 from .augment import Augmenter
 from .cache import load_features
-from .datasets import ClipDataset, ClipFeatures, FrameBank, load_frame_bank
+from .datasets import BALANCES, ClipDataset, ClipFeatures, FrameBank, load_frame_bank
 from .device import pick_device
+from .distill import TaughtFrames
+from .encoder import EncoderRecipe
 from .networks import NETWORKS
-from .train import AnnealedLR, FitInputs, InitialWeights, RestoreBest
+from .train import AnnealedLR, FitInputs, InitialWeights, RestoreBest, TrainedCNN, fit_cnn, train_accuracy
 
 LR_SCHEDULES = (None, "cosine")
 # a recipe's names for what the search varies -> the skorch estimator's parameter names
@@ -71,6 +73,9 @@ class Recipe:
     crops: bool = False  # True: random 1 s crops of clean and augmented views; False: each clip's loudest second
     n_views: int = 3  # with crops: each clip once clean and n_views - 1 times augmented
     augment: Augmenter = Augmenter()  # with crops: how the augmented views are made
+    balance: str | None = None  # with crops, "folder-gender": clips drawn so each folder's women and men weigh alike (datasets.example_weights)
+    teacher: str | None = None  # with crops, an encoder recipe whose head teaches: targets blend label and its answer (distill)
+    distill: float = 0.5  # with a teacher: the weight of its answer in each target
     restore_best: bool = False  # keep the epoch with the best validation balanced accuracy (else the last)
     patience: int | None = None  # stop after this many epochs without a lower validation loss
     lr_schedule: str | None = None  # "cosine": anneal the learning rate to zero over the epochs
@@ -87,6 +92,10 @@ class Recipe:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: use 'cosine' or None")
         if self.crops and self.features.kind != "logmel":
             raise ValueError("random crops are taken from log-mel features")
+        if self.balance not in BALANCES:
+            raise ValueError(f"unknown balance {self.balance!r}: use one of {BALANCES}")
+        if self.teacher is not None and not (self.crops and isinstance(RECIPES.get(self.teacher, self.teacher), EncoderRecipe)):
+            raise ValueError(f"a teacher ({self.teacher!r}) must name an encoder recipe, and teaches only a recipe with crops")
 
     @property
     def uses_validation(self) -> bool:
@@ -118,6 +127,8 @@ class Recipe:
             f"{self.name}: {self.network} {self.network_options or ''} on {self.features.kind} features, {data}".replace("  ", " "),
             f"{self.epochs} epochs of Adam, lr {self.lr}" + (f" annealed ({self.lr_schedule})" if self.lr_schedule else "") + f", batch {self.batch_size}",
             *(["weight decay " + str(self.weight_decay)] if self.weight_decay else []),
+            *([f"{self.balance} balanced"] if self.balance else []),
+            *([f"taught by the {self.teacher} head (targets {self.distill:g} its answer, {1 - self.distill:g} the label)"] if self.teacher else []),
             "the best validation epoch kept" if self.restore_best else "the last epoch kept",
             *([f"stops after {self.patience} epochs without progress"] if self.patience else []),
             "calibrated on the validation speakers" if self.calibrate else "uncalibrated",
@@ -127,23 +138,30 @@ class Recipe:
     def to_dict(self) -> dict:
         """Every setting, as plain values (what a run folder records)."""
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        settings["features"] = self.features.to_dict()
-        settings["augment"] = self.augment.to_dict()
-        return settings
+        return {**settings, "features": self.features.to_dict(), "augment": self.augment.to_dict(), "kind": "cnn"}
 
     @classmethod
     def from_dict(cls, settings: dict) -> "Recipe":
         """The recipe :meth:`to_dict` wrote."""
-        settings = dict(settings)
+        settings = {k: v for k, v in settings.items() if k != "kind"}
         return cls(**{**settings, "features": FeatureConfig(**settings["features"]), "augment": Augmenter.from_options(settings["augment"])})
 
     def training_data(
         self, clips: pd.DataFrame, cache_dir: str | os.PathLike | None = "data/cache", random_state: int = 0, progress: bool = True
-    ) -> ClipFeatures | FrameBank:
+    ) -> ClipFeatures | FrameBank | TaughtFrames:
         """What this recipe trains on, for every clip of the table (cached on disk)."""
-        if self.crops:
-            return load_frame_bank(clips, self.features, self.n_views, self.augment, random_state, cache_dir, progress=progress)
-        return ClipFeatures(load_features(clips, self.features, cache_dir, progress=progress))
+        if not self.crops:
+            return ClipFeatures(load_features(clips, self.features, cache_dir, progress=progress))
+        bank = load_frame_bank(clips, self.features, self.n_views, self.augment, random_state, cache_dir, progress=progress)
+        if self.teacher is None:
+            return bank
+        teacher = RECIPES[self.teacher].replace(n_views=self.n_views, augment=self.augment)  # the bank's very views
+        embeddings = teacher.training_data(clips, cache_dir, random_state, progress)
+        return TaughtFrames(bank, embeddings, clips["speaker"].to_numpy(), teacher.C, self.distill)
+
+    def fit(self, data, clips: pd.DataFrame, masks: dict, device: str = "auto", random_state: int = 0) -> TrainedCNN:
+        """Train on ``data``'s ``train`` rows, validating on its ``validation`` rows (``train.fit_cnn``)."""
+        return fit_cnn(self, data, clips, masks, device, random_state)
 
     def estimator(
         self,
@@ -161,7 +179,7 @@ class Recipe:
         callbacks = [
             ("initial_weights", InitialWeights(random_state)),
             ("fit_inputs", FitInputs()),
-            ("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False)),
+            ("train_acc", EpochScoring(train_accuracy, on_train=True, name="train_acc", lower_is_better=False)),
         ]
         if self.lr_schedule == "cosine":
             callbacks.append(("lr_schedule", AnnealedLR(torch.optim.lr_scheduler.CosineAnnealingLR)))
@@ -194,18 +212,26 @@ class Recipe:
 RECIPES = {
     "seed": Recipe("seed", "seed-cnn", FeatureConfig("mfcc"), epochs=25),
     "default": Recipe(
-        "default", "gender-cnn", FeatureConfig("logmel"), epochs=6, crops=True, restore_best=True, lr_schedule="cosine", calibrate=True
-    ),
+        "default", "gender-cnn", FeatureConfig("logmel"), epochs=6, crops=True, balance="folder-gender",
+        restore_best=True, lr_schedule="cosine", calibrate=True,
+    ),  # fmt: skip
+    "encoder": EncoderRecipe(),
 }
+RECIPES["distilled"] = RECIPES["default"].replace(name="distilled", teacher="encoder")
 
 
-def get_recipe(name: "str | Recipe" = "default", overrides: dict | None = None, **settings) -> Recipe:
+def recipe_from_dict(settings: dict) -> "Recipe | EncoderRecipe":
+    """The recipe a ``to_dict`` wrote, of whichever kind."""
+    return (EncoderRecipe if settings.get("kind") == "encoder" else Recipe).from_dict(settings)
+
+
+def get_recipe(name: "str | Recipe | EncoderRecipe" = "default", overrides: dict | None = None, **settings) -> "Recipe | EncoderRecipe":
     """The recipe called ``name`` (or a recipe itself), changed (see :meth:`Recipe.replace`).
 
     ``settings`` are notebook parameters, where None means "the recipe's own" and is
     skipped; ``overrides`` are applied as given, None included (``-y 'overrides: {lr_schedule: null}'``).
     """
-    recipe = name if isinstance(name, Recipe) else RECIPES.get(name)
+    recipe = RECIPES.get(name) if isinstance(name, str) else name
     if recipe is None:
         raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(RECIPES)}")
     return recipe.replace(**{**{k: v for k, v in settings.items() if v is not None}, **(overrides or {})})

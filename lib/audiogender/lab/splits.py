@@ -165,9 +165,54 @@ def assignment_table(clips: pd.DataFrame, splits: dict) -> pd.DataFrame:
 def fold_masks(clips: pd.DataFrame, splits: list[dict], validate: bool = True) -> list[dict[str, np.ndarray]]:
     """Role masks of each split; without ``validate``, the validation speakers train too (for recipes that need none)."""
     folds = [role_masks(clips, split) for split in splits]
-    if not validate:
-        folds = [{"train": m["train"] | m["validation"], "validation": np.zeros(len(clips), bool), "test": m["test"]} for m in folds]
-    return folds
+    return folds if validate else without_validation(folds)
+
+
+def without_validation(folds: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The same folds with their validation clips training too."""
+    return [{"train": m["train"] | m["validation"], "validation": np.zeros_like(m["validation"]), "test": m["test"]} for m in folds]
+
+
+POOLED_FOLDERS = {"audiomnist-sample": "audiomnist-sample+samples", "samples": "audiomnist-sample+samples"}  # too few voices alone
+VALIDATION_SHARE = 0.2  # of the training speakers, kept for early stopping and calibration
+
+
+def corpus_groups(clips: pd.DataFrame, pooled: dict[str, str] = POOLED_FOLDERS) -> np.ndarray:
+    """The group each clip is held out with when corpora are left out: its folder, small folders pooled."""
+    return clips["source"].map(lambda folder: pooled.get(folder, folder)).to_numpy()
+
+
+def corpus_masks(
+    clips: pd.DataFrame, random_state: int = 0, pooled: dict[str, str] = POOLED_FOLDERS, validation_share: float = VALIDATION_SHARE
+) -> tuple[list[str], list[dict[str, np.ndarray]]]:
+    """Leave one corpus out: (group names, role masks), one fold per folder (small ones pooled).
+
+    Fold g tests every clip of group g; no speaker heard there trains (a speaker found in
+    two folders is left out of the other too); a speaker-disjoint ``validation_share``
+    of the remaining speakers, stratified by folder and gender, validates, and the rest train.
+    """
+    groups = corpus_groups(clips, pooled)
+    names, folds = sorted(set(groups)), []
+    n_splits = max(2, round(1 / validation_share))
+    for name in names:
+        test = groups == name
+        others = ~test & ~clips["speaker"].isin(set(clips.loc[test, "speaker"])).to_numpy()
+        pool = clips[others]
+        strata = (pool["source"] + "/" + pool["gender"]).to_numpy()
+        with warnings.catch_warnings():  # a folder with fewer speakers than splits is fine
+            warnings.simplefilter("ignore", UserWarning)
+            _, held = next(StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state).split(pool, strata, pool["speaker"]))
+        validation = np.zeros(len(clips), bool)
+        validation[np.flatnonzero(others)[held]] = True
+        fold = {"train": others & ~validation, "validation": validation, "test": test}
+        check_disjoint({role: clips.loc[mask, "speaker"] for role, mask in fold.items()}, where=f"leaving out {name}: ")
+        folds.append(fold)
+    return names, folds
+
+
+def folds_as_splits(clips: pd.DataFrame, folds: list[dict[str, np.ndarray]]) -> list[dict]:
+    """Each fold's speakers by role, as the splits files record them."""
+    return [{role: sorted(set(clips.loc[mask, "speaker"])) for role, mask in fold.items()} for fold in folds]
 
 
 def leaky_masks(clips: pd.DataFrame, n_folds: int = 5, random_state: int = 0) -> list[dict[str, np.ndarray]]:
@@ -180,11 +225,11 @@ def leaky_masks(clips: pd.DataFrame, n_folds: int = 5, random_state: int = 0) ->
     return folds
 
 
-def fold_tested_in(clips: pd.DataFrame, splits: list[dict]) -> np.ndarray:
-    """The split in which each clip is tested (-1 if never)."""
-    fold = np.full(len(clips), -1)
-    for k, split in enumerate(splits):
-        fold[clips["speaker"].isin(split["test"]).to_numpy()] = k
+def fold_tested_in(folds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """The fold in which each clip is tested (-1 if never)."""
+    fold = np.full(len(folds[0]["test"]), -1)
+    for k, masks in enumerate(folds):
+        fold[masks["test"]] = k
     return fold
 
 

@@ -1,16 +1,19 @@
 """Training one model by its recipe, and run folders that are never half-written.
 
-:func:`fit` trains a recipe's estimator (a skorch ``NeuralNetClassifier``, built by
-``recipes.Recipe.estimator``) on the training speakers of a split, scores the
-validation speakers every epoch and, if the recipe says so, calibrates on them.
-:func:`train_run` does that and writes everything the run left behind to
-``outputs/run_N/``. The callbacks here are the recipe's building blocks.
+:func:`fit` trains a recipe on the training speakers of a split, and returns a
+trained model that the lab can score, turn into a network for prediction, and save:
+for a CNN recipe (:func:`fit_cnn`) its skorch ``NeuralNetClassifier``, built by
+``recipes.Recipe.estimator``, validated every epoch and calibrated; for a head on
+the speaker encoder, ``encoder.fit_head``. :func:`train_run` writes everything a
+run left behind to ``outputs/run_N/``. The callbacks here are the CNN recipe's
+building blocks.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +24,12 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, LRScheduler
 
 from ..labels import GENDERS, labels
+from ..predict import GenderClassifier
 from . import project
 from .calibrate import fit_temperature, predict_clips
+from .datasets import example_weights, rows_index
 from .evaluate import clip_metrics
-from .networks import save_checkpoint
+from .networks import TorchNetwork, save_checkpoint
 from .outputs import atomic_directory, write_json, write_yaml
 from .splits import check_disjoint, role_masks
 
@@ -88,12 +93,69 @@ class AnnealedLR(LRScheduler):
         super().on_train_begin(net, **kwargs)
 
 
-def fit(recipe, data, clips: pd.DataFrame, masks: dict[str, np.ndarray], device: str = "auto", random_state: int = 0) -> NeuralNetClassifier:
-    """Fit ``recipe``'s estimator on the ``train`` rows of ``data``; score the ``validation`` rows every epoch, calibrate on them.
+def train_accuracy(net, X, y) -> float:
+    """Accuracy on the training examples, whether their targets are labels or soft probabilities (distillation)."""
+    y = np.asarray(y)
+    return float(np.mean(net.predict(X) == (y.argmax(axis=1) if y.ndim == 2 else y)))
 
-    ``data`` is the recipe's training data for the clip table ``clips`` (see
-    ``Recipe.training_data``); ``masks`` are boolean masks over it (``splits.role_masks``).
-    """
+
+@dataclass
+class TrainedCNN:
+    """A CNN a recipe trained: the skorch estimator, and what the lab asks of any trained model."""
+
+    recipe: object
+    net: NeuralNetClassifier
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.net.module_
+
+    @property
+    def device(self) -> str:
+        return str(self.net.device)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.module.temperature)
+
+    def history(self) -> pd.DataFrame:
+        """The per-epoch history as a table: epoch, losses, accuracies, time."""
+        keys = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_bacc", "best", "dur"]
+        return pd.DataFrame([{k: row.get(k) for k in keys if k in row} for row in self.net.history])
+
+    def network(self, device: str = "auto") -> TorchNetwork:
+        """The network behind the interface prediction uses (``GenderClassifier``)."""
+        return TorchNetwork(self.module, self.recipe.features, device)
+
+    def predict_clips(self, data, rows) -> np.ndarray:
+        """Calibrated p(female) of the clips at ``rows`` of the training data, from their fixed windows."""
+        return predict_clips(self.module, data, rows)
+
+    def score_clips(self, clips: pd.DataFrame, data, rows, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+        """(p(female), no voice found) of the clips at ``rows``, each judged whole as ``audiogender predict`` judges a file.
+
+        Where voice detection finds too little speech, the clip is scored on its fixed
+        windows instead, so every clip counts.
+        """
+        classifier = GenderClassifier(self.network(device))
+        p = np.array([np.nan if a.p_female is None else a.p_female for a in classifier.predict_files(clips.loc[rows, "path"])], dtype=float)
+        silent = np.isnan(p)
+        if silent.any():
+            p[silent] = self.predict_clips(data, rows_index(rows)[silent])
+        return p, silent
+
+    def save(self, path: str | os.PathLike, **meta) -> None:
+        """``path`` (a ``.pt`` checkpoint) and its ONNX twin, which ``audiogender.load_model`` runs."""
+        save_checkpoint(path, self.module, self.recipe.network, self.recipe.features, recipe=self.recipe.to_dict(), **meta)
+
+    def cpu(self) -> "TrainedCNN":
+        """The same, its network moved to the CPU (to keep many without filling a GPU)."""
+        self.module.cpu()
+        return self
+
+
+def fit_cnn(recipe, data, clips: pd.DataFrame, masks: dict[str, np.ndarray], device: str = "auto", random_state: int = 0) -> TrainedCNN:
+    """Fit a CNN recipe's estimator on the ``train`` rows of ``data``; score the ``validation`` rows every epoch, calibrate on them."""
     y = labels(clips["gender"])
     validation = masks["validation"]
     windows = None
@@ -101,17 +163,20 @@ def fit(recipe, data, clips: pd.DataFrame, masks: dict[str, np.ndarray], device:
         windows, owner = data.windows(validation)
         windows = (windows, y[validation][owner])
     net = recipe.estimator(data.n_features, device, random_state, windows)
-    net.fit(data.training_set(masks["train"], y, random_state), None)
+    net.fit(data.training_set(masks["train"], y, random_state, example_weights(clips, recipe.balance)), None)
     if recipe.calibrate and validation.any():
         fit_temperature(net.module_, data, validation, y[validation], clips["speaker"].to_numpy()[validation])
-    return net
+    return TrainedCNN(recipe, net)
 
 
-def history_frame(net: NeuralNetClassifier) -> pd.DataFrame:
-    """The per-epoch history as a table: epoch, losses, accuracies, time."""
-    keys = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_bacc", "best", "dur"]
-    rows = [{k: row.get(k) for k in keys if k in row} for row in net.history]
-    return pd.DataFrame(rows)
+def fit(recipe, data, clips: pd.DataFrame, masks: dict[str, np.ndarray], device: str = "auto", random_state: int = 0):
+    """Train ``recipe`` on the ``train`` rows of ``data`` (its training data for the clip table ``clips``).
+
+    ``masks`` are boolean masks over the clips (``splits.role_masks``): the
+    ``validation`` rows serve early stopping and calibration, if the recipe uses them.
+    Returns the trained model (``TrainedCNN``, or ``encoder.TrainedHead``).
+    """
+    return recipe.fit(data, clips, masks, device, random_state)
 
 
 @dataclass
@@ -152,27 +217,28 @@ def train_run(
     data = recipe.training_data(clips, cache_dir, random_state, progress) if data is None else data
     masks = role_masks(clips, split)
     y = labels(clips["gender"])
-    net = fit(recipe, data, clips, masks, device, random_state)
-    history = history_frame(net)
-    metrics = {"train_seconds": round(float(history["dur"].sum()), 1), "epochs_run": len(history)}
+    started = time.time()
+    trained = fit(recipe, data, clips, masks, device, random_state)
+    history = trained.history()
+    metrics = {"train_seconds": round(time.time() - started, 1), "epochs_run": len(history)}
     if recipe.calibrate and masks["validation"].any():
-        metrics["temperature"] = float(net.module_.temperature)
+        metrics["temperature"] = trained.temperature
     predictions = None
     for role in ("validation", "test"):
         if masks[role].any():
-            p_female = predict_clips(net.module_, data, masks[role])
+            p_female = trained.predict_clips(data, masks[role])
             metrics[role] = clip_metrics(y[masks[role]], p_female)
             if role == "test":
                 tested = clips.loc[masks[role], ["path", "speaker", "gender", "corpus"]]
                 predictions = tested.assign(path=[project.relative(p) for p in tested["path"]], p_female=p_female)
-    settings = {"recipe": recipe.to_dict(), "device": str(net.device), "random_state": random_state, **(extra or {})}
+    settings = {"recipe": recipe.to_dict(), "device": trained.device, "random_state": random_state, **(extra or {})}
 
     with atomic_directory(outputs_dir, "run") as folder:
         write_yaml(folder / "settings.yml", settings)
         history.to_csv(folder / "history.csv", index=False)
         for kind, figure in plot_history(history).items():
             figure.savefig(folder / f"{kind}.png", dpi=100, bbox_inches="tight")
-        save_checkpoint(folder / "model.pt", net.module_, recipe.network, recipe.features, recipe=recipe.to_dict(), **(extra or {}))
+        trained.save(folder / "model.pt", **(extra or {}))
         write_json(folder / "split.json", split)
         write_json(folder / "metrics.json", metrics)
         if predictions is not None:

@@ -1,0 +1,91 @@
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import audiogender
+from audiogender.features import compute_features
+from audiogender.lab.corpora import read_corpora
+from audiogender.lab.encoder import ENCODER_FEATURES, EncoderRecipe, TrainedHead, fit_head, load_ge2e, resemblyzer_weights
+from audiogender.lab.recipes import RECIPES, get_recipe, recipe_from_dict
+from audiogender.lab.splits import role_masks
+from audiogender.runtime import EncoderNetwork, OnnxNetwork, assets_path, file_sha256, unit_mean
+from audiogender.windows import voiced_block
+from helpers import SAMPLES
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("resemblyzer") is None, reason="the encoder's weights come from the resemblyzer wheel (make install installs it)"
+)
+
+
+def test_the_shipped_encoder_is_resemblyzers_ge2e_in_onnx():
+    onnx_encoder = OnnxNetwork(assets_path("ge2e.onnx"))
+    assert onnx_encoder.features == ENCODER_FEATURES and onnx_encoder.meta["weights_sha256"] == file_sha256(resemblyzer_weights())
+    n = ENCODER_FEATURES.window_samples
+    windows = [np.pad(audiogender.load_audio(p)[:n], (0, max(0, n - audiogender.load_audio(p).size))) for p in sorted(SAMPLES.glob("*.wav"))]
+    mels = compute_features(np.stack(windows), ENCODER_FEATURES)
+    with torch.no_grad():
+        expected = load_ge2e()(torch.as_tensor(mels)).numpy()
+    got = onnx_encoder.session.run(None, {"features": mels})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    clips = read_corpora([SAMPLES])
+    recipe = get_recipe("encoder", C=1.0)
+    return clips, recipe, recipe.training_data(clips, tmp_path_factory.mktemp("cache"), progress=False)
+
+
+def test_embeddings_are_what_prediction_computes(voices):
+    clips, recipe, data = voices
+    assert data.embeddings.shape == (len(clips), 1, 256) and data.voiced.all()
+    path = clips["path"].iloc[0]
+    block = voiced_block(audiogender.load_audio(path), ENCODER_FEATURES)
+    windows = OnnxNetwork(assets_path("ge2e.onnx")).session.run(None, {"features": block.features})[0]
+    np.testing.assert_allclose(data.embeddings[0, 0], unit_mean(windows), atol=1e-5)
+
+
+def test_a_head_trains_saves_and_predicts_as_audiogender_predict_does(voices, tmp_path):
+    clips, recipe, data = voices
+    everyone = {"train": list(clips["speaker"].unique()), "validation": [], "test": []}
+    head = fit_head(recipe, data, clips, role_masks(clips, everyone))
+    p, silent = head.score_clips(clips, data, np.ones(len(clips), bool))
+    assert ((p >= 0.5) == (clips["gender"] == "female")).mean() >= 0.9 and not silent.any()
+    head.save(tmp_path / "model.pt", note="x")
+    model = audiogender.load_model(tmp_path)
+    assert isinstance(model.network, EncoderNetwork) and model.meta["note"] == "x" and model.meta["recipe"]["name"] == "encoder"
+    answers = list(model.predict_files(clips["path"]))
+    np.testing.assert_allclose([a.p_female for a in answers], p, atol=1e-3)  # the pooled embedding, judged by the head
+    timeline = model.segment(SAMPLES / "3436-172162-0000.ogg")
+    assert len(timeline.segments) >= 3 and timeline.prediction.label in ("male", "female")
+
+
+def test_the_encoder_recipe_is_named_once_and_round_trips():
+    recipe = RECIPES["encoder"]
+    assert isinstance(recipe, EncoderRecipe) and recipe.features == ENCODER_FEATURES and recipe.uses_validation
+    changed = get_recipe("encoder", n_views=3, augment={"p_pitch": 0.6})
+    assert recipe_from_dict(json.loads(json.dumps(changed.to_dict()))) == changed
+    with pytest.raises(ValueError, match="unknown encoder recipe settings"):
+        get_recipe("encoder", epochs=3)
+
+
+def test_a_head_calibrates_on_validation_speakers():
+    clips = pd.DataFrame({"speaker": list("abcdef"), "gender": ["male", "female"] * 3, "source": "x", "path": list("abcdef")})
+
+    class Data:
+        embeddings = np.stack([np.eye(256)[0] * (1 if g == "female" else -1) for g in clips["gender"]])[:, None].astype(np.float32)
+
+        def training_set(self, rows, y, random_state=0, weight=None):
+            return self.embeddings[rows, 0], y[rows], weight[rows]
+
+        def windows(self, rows):
+            return self.embeddings[rows, 0], np.arange(int(np.sum(rows)))
+
+    masks = {"train": np.array([1, 1, 1, 1, 0, 0], bool), "validation": np.array([0, 0, 0, 0, 1, 1], bool), "test": np.zeros(6, bool)}
+    head = fit_head(EncoderRecipe(C=0.01), Data(), clips, masks)
+    assert isinstance(head, TrainedHead) and head.temperature < 1.0  # right but timid: sharpened
