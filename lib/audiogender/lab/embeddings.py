@@ -77,14 +77,9 @@ def _whole(path: str, encoder: OnnxNetwork) -> np.ndarray:
 
 
 def load_embeddings(
-    clips: pd.DataFrame,
-    n_views: int = 1,
-    augmenter: Augmenter = Augmenter(),
-    random_state: int = 0,
-    cache_dir: str | os.PathLike | None = "data/cache",
-    n_jobs: int | None = None,
-    progress: bool = True,
-) -> ClipEmbeddings:
+    clips: pd.DataFrame, n_views: int = 1, augmenter: Augmenter = Augmenter(), random_state: int = 0,
+    cache_dir: str | os.PathLike | None = "data/cache", n_jobs: int | None = None, progress: bool = True,
+) -> ClipEmbeddings:  # fmt: skip
     """Every clip's embedding in ``n_views`` views (the first as recorded), cached on disk like the CNN's training data."""
     paths = list(clips["path"])
     settings = f"{ENCODER_FEATURES.cache_key()}|{n_views}|{augmenter}|{random_state}"
