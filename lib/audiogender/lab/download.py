@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -16,6 +17,10 @@ from .corpora import AUDIOMNIST_NAME, audiomnist_meta_path
 
 AUDIOMNIST_URL = "https://github.com/soerenab/AudioMNIST/archive/refs/heads/master.zip"
 AUDIOMNIST_CLIPS = 30_000
+
+
+class DownloadError(OSError):
+    """AudioMNIST could not be fetched: the message says from where, why, and how to use local data instead."""
 
 
 def download_audiomnist(
@@ -42,7 +47,15 @@ def download_audiomnist(
     archive = dest / "AudioMNIST.zip"
     if not archive.exists():
         partial = dest / "AudioMNIST.zip.part"
-        _fetch_resumable(url, partial, progress)
+        try:
+            _fetch_resumable(url, partial, progress)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise DownloadError(
+                f"AudioMNIST could not be downloaded from {url} ({reason}). To use recordings you already have, point the "
+                "report at them: AUDIOGENDER_DATA=path/to/corpus make report (a folder in AudioMNIST's layout, or with a "
+                "manifest.csv; several folders separated by commas)"
+            ) from None
         _verify_archive(partial, expected_clips, sha256)
         os.replace(partial, archive)
     else:

@@ -34,8 +34,8 @@ SEED_GRID = {"epochs": [5, 10, 20, 25], "lr": [0.01, 0.001, 0.005, 0.0005]}
 
 
 def load_grid(grid: dict | str | os.PathLike | None) -> dict[str, list]:
-    """A grid as a dict of lists, from a dict, a YAML file, or None (the seed's grid)."""
-    if grid is None:
+    """A grid as a dict of lists, from a dict, a YAML file, or None or ``"seed"`` (the seed's grid)."""
+    if grid is None or grid == "seed":
         return dict(SEED_GRID)
     if isinstance(grid, (str, os.PathLike)):
         grid = yaml.safe_load(project.resolve(grid).read_text())

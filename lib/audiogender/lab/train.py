@@ -236,7 +236,7 @@ def train_run(
     with atomic_directory(outputs_dir, "run") as folder:
         write_yaml(folder / "settings.yml", settings)
         history.to_csv(folder / "history.csv", index=False)
-        for kind, figure in plot_history(history).items():
+        for kind, figure in (plot_history(history) if len(history) else {}).items():  # a head on the encoder has no epochs
             figure.savefig(folder / f"{kind}.png", dpi=100, bbox_inches="tight")
         trained.save(folder / "model.pt", **(extra or {}))
         write_json(folder / "split.json", split)
