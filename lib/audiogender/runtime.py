@@ -21,6 +21,7 @@ from .labels import female_log_odds
 
 SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was exported from
 ENCODER_KEY = "encoder"  # ONNX metadata of a head: the encoder file beneath it
+ENCODER_WEIGHTS_KEY = "encoder_weights_sha256"  # ... and the SHA-256 of the weights that encoder was exported from
 DEVICES = ("auto", "cpu", "cuda")  # where ONNX Runtime runs a network; auto: cuda if onnxruntime-gpu sees one
 
 
@@ -157,11 +158,16 @@ def network_from(model: str | os.PathLike | bytes, threads: int | None = None, d
     encoder = network.metadata.get(ENCODER_KEY)
     if encoder is None:
         return network
-    places = ([network.path.parent / encoder] if network.path else []) + [assets_path(encoder)]
-    found = next((p for p in places if p.is_file()), None)
-    if found is None:
-        raise ModelError(f"{network.name}: its encoder {encoder} is neither beside it nor in the package")
-    return EncoderNetwork(network, OnnxNetwork(found, threads, device))
+    wanted = network.metadata.get(ENCODER_WEIGHTS_KEY)
+    for place in ([network.path.parent / encoder] if network.path else []) + [assets_path(encoder)]:
+        if place.is_file():
+            try:
+                found = OnnxNetwork(place, threads, device)
+            except ModelError:
+                continue
+            if wanted is None or found.meta.get("weights_sha256") == wanted:  # the very encoder the head was trained on
+                return EncoderNetwork(network, found)
+    raise ModelError(f"{network.name}: its encoder {encoder} (weights {str(wanted)[:12]}) is neither beside it nor in the package")
 
 
 def assets_path(name: str) -> Path:

@@ -89,3 +89,15 @@ def test_a_head_calibrates_on_validation_speakers():
     masks = {"train": np.array([1, 1, 1, 1, 0, 0], bool), "validation": np.array([0, 0, 0, 0, 1, 1], bool), "test": np.zeros(6, bool)}
     head = fit_head(EncoderRecipe(C=0.01), Data(), clips, masks)
     assert isinstance(head, TrainedHead) and head.temperature < 1.0  # right but timid: sharpened
+
+
+def test_a_head_runs_on_the_very_encoder_it_was_trained_on(tmp_path):
+    import shutil
+
+    head = TrainedHead(EncoderRecipe(), np.ones(256, np.float32), 0.0)
+    head.save(tmp_path / "model.pt")
+    (tmp_path / "ge2e.onnx").write_bytes(b"another encoder, or none")  # beside the head, but not its encoder
+    model = audiogender.load_model(tmp_path)
+    assert model.network.encoder.path == assets_path("ge2e.onnx")
+    shutil.copy(assets_path("ge2e.onnx"), tmp_path / "ge2e.onnx")
+    assert audiogender.load_model(tmp_path).network.encoder.path == tmp_path / "ge2e.onnx"

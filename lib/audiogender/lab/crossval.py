@@ -218,12 +218,26 @@ def reused_predictions(folder: str | os.PathLike, clips: pd.DataFrame, splits: l
     earlier = json.loads((folder / "splits.json").read_text())["splits"]
     if earlier != splits:
         raise ValueError(f"{folder}: its folds are not this run's (other corpora, protocol, n_folds or random_state); run every method afresh")
-    table = pd.read_csv(folder / "predictions.csv", dtype={"speaker": str})
+    table = pd.read_csv(next(folder.glob("predictions.csv*")), dtype={"speaker": str})  # .csv, or .csv.gz as published
     table = table[~table["method"].isin(list(exclude))]
     for method, rows in table.groupby("method"):
         if sorted(rows["path"]) != sorted(_paths(clips)):
             raise ValueError(f"{folder}: {method!r} was run on other clips")
     return table.assign(reused_from=folder.name)
+
+
+def publish(folder: str | os.PathLike, to: str | os.PathLike) -> Path:
+    """Copy what re-scores a cross-validation (its predictions, gzipped, splits and settings) to a tracked folder.
+
+    The report's chapter 5 is re-scored from such a copy (``reuse_from``), so the
+    repository holds what its figures come from, though retraining takes hours.
+    """
+    folder, to = Path(folder), Path(to)
+    to.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(folder / "predictions.csv", dtype={"speaker": str}).to_csv(to / "predictions.csv.gz", index=False)
+    for name in ("splits.json", "settings.yml", "scorecard.csv"):
+        (to / name).write_bytes((folder / name).read_bytes())
+    return to
 
 
 def _slug(method: str) -> str:

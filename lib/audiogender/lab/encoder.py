@@ -33,7 +33,7 @@ from torch import nn
 from ..features import FeatureConfig
 from ..files import atomic_file
 from ..labels import labels, sigmoid
-from ..runtime import ENCODER_KEY, SOURCE_KEY, EncoderNetwork, assets_path, file_sha256, network_from
+from ..runtime import ENCODER_KEY, ENCODER_WEIGHTS_KEY, SOURCE_KEY, EncoderNetwork, OnnxNetwork, assets_path, file_sha256, network_from
 from .augment import Augmenter
 from .calibrate import best_temperature
 from .datasets import BALANCES, example_weights, rows_index
@@ -107,6 +107,11 @@ def export_ge2e(path: str | os.PathLike | None = None, weights: str | os.PathLik
     return path
 
 
+def shipped_encoder_weights() -> str:
+    """The SHA-256 of the weights the package's ``ge2e.onnx`` was exported from (its own metadata says)."""
+    return OnnxNetwork(assets_path(ENCODER_FILE), 1).meta["weights_sha256"]
+
+
 class LinearHead(nn.Module):
     """Logistic regression as a network: a unit embedding in, logits (male, female) out, divided by a temperature."""
 
@@ -123,7 +128,10 @@ class LinearHead(nn.Module):
 def head_onnx(weight: np.ndarray, bias: float, temperature: float = 1.0, meta: dict | None = None, source: str | os.PathLike | None = None) -> bytes:
     """A head as ONNX bytes: ``embedding`` (n, 256) in, calibrated ``logits`` (n, 2) out; its metadata names the encoder beneath it."""
     model = _onnx_bytes(LinearHead(weight, bias, temperature), torch.rand(2, EMBEDDING_SIZE), "embedding", "logits", {"embedding": {0: "n"}, "logits": {0: "n"}})
-    metadata = {"features": json.dumps(ENCODER_FEATURES.to_dict()), "meta": json.dumps(meta or {}, default=str), ENCODER_KEY: ENCODER_FILE}
+    metadata = {
+        "features": json.dumps(ENCODER_FEATURES.to_dict()), "meta": json.dumps(meta or {}, default=str),
+        ENCODER_KEY: ENCODER_FILE, ENCODER_WEIGHTS_KEY: shipped_encoder_weights(),
+    }  # fmt: skip
     if source is not None:
         metadata[SOURCE_KEY] = file_sha256(source)
     return _with_metadata(model, metadata)
