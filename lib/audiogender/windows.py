@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
 from .features import FeatureConfig, compute_features
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD, speech_regions
+from .vad import MIN_SPEECH_SECONDS, SHORT_CLIP_SECONDS, VAD_THRESHOLD, short_clip_min_speech, short_clip_regions, speech_regions
 
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 STILL_SPEAKING_SECONDS = 0.3  # a stretch ending this close to a block's end may go on in the next block
@@ -78,6 +78,7 @@ def voiced_block(
     vad_threshold: float = VAD_THRESHOLD,
     min_speech_seconds: float = MIN_SPEECH_SECONDS,
     final: bool = True,
+    whole: bool = False,
 ) -> VoicedBlock:
     """Find the speech in a 16 kHz block and turn it into window features.
 
@@ -87,9 +88,15 @@ def voiced_block(
     the block's end, or else its last half second (context for the detector). The
     VoicedBlock's ``samples`` are those judged; the rest goes before the next block
     (:func:`voiced_blocks`), so stretches do not depend on where a file's blocks were cut.
+    A ``whole`` recording no longer than ``SHORT_CLIP_SECONDS`` is a short clip
+    (``vad.short_clip_regions``): it is judged on whatever speech it holds.
     """
     audio, has_signal = level_for_detection(block)
-    regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+    if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
+        min_speech_seconds = short_clip_min_speech(min_speech_seconds)
+        regions = short_clip_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+    else:
+        regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
     judged = block.size
     if not final:
         judged, regions = _judged_part(regions, block.size)
@@ -118,11 +125,12 @@ def voiced_blocks(
     """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next."""
     held = np.zeros(0, np.float32)
     blocks = iter(blocks)
-    block = next(blocks, None)
+    block, first = next(blocks, None), True
     while block is not None:
         following = next(blocks, None)
         audio = np.concatenate([held, block]) if held.size else block
-        voiced = voiced_block(audio, config, vad_threshold, min_speech_seconds, final=following is None)
+        voiced = voiced_block(audio, config, vad_threshold, min_speech_seconds, final=following is None, whole=first and following is None)
+        first = False
         held = audio[voiced.samples :]
         yield voiced
         block = following
