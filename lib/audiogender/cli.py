@@ -1,4 +1,4 @@
-"""The command line: ``audiogender predict PATH...`` and ``audiogender segment FILE``.
+"""The command line: ``audiogender predict PATH...``, ``audiogender segment FILE`` and ``audiogender serve``.
 
 Also ``python -m audiogender``. Results go to stdout or, with ``--output``, to a file
 written whole or not at all. A problem says so in one line: a bad option or model is a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -69,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     segment.add_argument("path", help="an audio file")
     segment.add_argument("--format", choices=["table", "csv", "json"], default="table", help="(default: %(default)s)")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve a web page and an HTTP API (needs audiogender[serve])",
+        description="Serve the web page (record or drop files) at / and the API (POST /predict, POST /segment, GET /health; described at /docs).",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="(default: %(default)s; 0.0.0.0 serves every network)")
+    serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    serve.add_argument("--max-upload-mb", type=_number, default=50.0, metavar="MB", help="larger uploads answer 413 (default: %(default)s)")
+    serve.add_argument("--timeout", type=_number, default=120.0, metavar="SECONDS", help="a request's time limit, upload included (default: %(default)s)")
+    serve.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="requests classified at once (default: one per core, %(default)s)")
+    serve.add_argument("--queue-timeout", type=_number, default=10.0, metavar="SECONDS",
+                       help="how long a request waits for its turn before answering 503 (default: %(default)s)")  # fmt: skip
     return parser
 
 
@@ -140,18 +152,41 @@ def segment_command(args, model: GenderClassifier) -> int:
     return 0
 
 
+def serve_command(args, model: GenderClassifier) -> int:
+    from .serve import Limits, serve
+
+    if args.output:
+        raise ValueError("serve writes no output file")
+    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), request_seconds=args.timeout,
+                    concurrency=args.concurrency, queue_seconds=args.queue_timeout)  # fmt: skip
+    serve(model, args.host, args.port, limits, model_name=args.model or DEFAULT_MODEL)
+    return 0
+
+
+def check_serving(args) -> None:
+    """Refuse, before loading anything, a server that could not run: its packages missing, or a limit that is no limit."""
+    if args.command != "serve":
+        return
+    missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"serve needs {', '.join(missing)}: pip install 'audiogender[serve]'")
+    if not (args.max_upload_mb > 0 and args.timeout > 0 and args.concurrency >= 1 and args.queue_timeout >= 0 and 0 <= args.port < 65536):
+        raise ValueError("--max-upload-mb and --timeout must be positive, --concurrency at least 1, --queue-timeout 0 or more, --port 0-65535")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         try:
             GenderClassifier.check_options(args.vad_threshold, args.min_speech, tuple(args.uncertain))
+            check_serving(args)
             if args.output:
                 check_output(args.output)  # before the work, so no result is lost to a bad destination
             model = load(args)
         except (ValueError, ModelError, OutputError) as error:
             parser.error(str(error))
-        return {"predict": predict_command, "segment": segment_command}[args.command](args, model)
+        return {"predict": predict_command, "segment": segment_command, "serve": serve_command}[args.command](args, model)
     except KeyboardInterrupt:
         print("audiogender: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -1,0 +1,242 @@
+"""The HTTP service: ``audiogender serve`` (FastAPI, run by uvicorn; ``pip install 'audiogender[serve]'``).
+
+Routes: ``GET /`` the web page (record from the microphone or drop files, then see the
+answer and the timeline under the waveform; every asset is served by the package),
+``POST /predict`` (one or more files, multipart field ``files``: the rows of
+``audiogender predict --format json``), ``POST /segment`` (one file, field ``file``:
+the answer, the timeline and the speaking time), ``GET /health``, ``GET /openapi.json``
+and ``GET /docs`` (the API described on a page that needs nothing from the internet).
+
+What a public service needs (:class:`Limits`): uploads larger than the cap answer 413,
+before they are read when their length is declared; a request that is not answered
+within its time limit (a slow upload included) answers 408 or 504; at most
+``concurrency`` requests are classified at once, and one that waits longer than
+``queue_seconds`` for its turn (or finds ``max_waiting`` already waiting) answers 503;
+what is not audio answers 415. Uploads are held in memory or in private temporary
+files (python-multipart's), copied for decoding into a private temporary folder that
+is removed when the request ends, under a fixed name: no name or path from the client
+ever reaches the file system.
+"""
+
+import asyncio
+import html
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import PurePath
+
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from .audio import AUDIO_EXTENSIONS, AudioError
+from .predict import GenderClassifier, Timeline
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+WEB_FILES = {"app.js": "text/javascript", "app.css": "text/css"}  # the page's assets, in the package's web/ folder
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds a public service keeps."""
+
+    max_upload_bytes: int = MAX_UPLOAD_BYTES  # a request body larger than this answers 413
+    request_seconds: float = 120.0  # reading the upload and answering it, together; beyond, 408 (upload) or 504
+    concurrency: int = os.cpu_count() or 1  # requests classified at once, one thread each
+    queue_seconds: float = 10.0  # the longest a request waits for its turn before a 503
+    max_waiting: int = 64  # requests waiting beyond this answer 503 at once
+
+
+def timeline_dict(name: str, timeline: Timeline) -> dict:
+    """What ``POST /segment`` answers: the recording's answer, its voiced stretches and the speaking time."""
+    return {**timeline.prediction.to_dict(), "path": name, "segments": [s.to_dict() for s in timeline.segments],
+            "speaking_seconds": timeline.speaking_seconds()}  # fmt: skip
+
+
+def client_name(filename: str | None, index: int) -> str:
+    """The name an upload is answered under: its base name, for the client's eyes only (never a path here)."""
+    name = PurePath((filename or "").replace("\\", "/")).name
+    return name or f"upload-{index + 1}"
+
+
+def _suffix(name: str) -> str:
+    """A known audio extension of the client's name, or none: decoders sniff the content either way."""
+    suffix = PurePath(name).suffix.lower()
+    return suffix if suffix in AUDIO_EXTENSIONS else ""
+
+
+class BodyLimit:
+    """ASGI middleware: a body over the cap answers 413 and a body not received within the time limit 408."""
+
+    def __init__(self, app, limits: Limits):
+        self.app, self.limits = app, limits
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limits.max_upload_bytes:
+            return await _send_json(send, 413, f"the upload is larger than the limit of {self.limits.max_upload_bytes} bytes")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.request_seconds
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                raise HTTPException(408, "the upload was not received within the time limit") from None
+            received += len(message.get("body", b""))
+            if received > self.limits.max_upload_bytes:
+                raise HTTPException(413, f"the upload is larger than the limit of {self.limits.max_upload_bytes} bytes")
+            return message
+
+        scope.setdefault("state", {})["deadline"] = deadline
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_json(send, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Turns:
+    """At most ``concurrency`` classifications at once, each in its own thread; the rest wait a while, or get 503."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.slots = asyncio.Semaphore(limits.concurrency)
+        self.waiting = 0
+        self.executor = ThreadPoolExecutor(max_workers=limits.concurrency, thread_name_prefix="audiogender")
+
+    async def run(self, work, deadline: float):
+        """``work()`` in a worker thread when a slot is free; 503 if none frees in time, 504 past the deadline."""
+        if self.waiting >= self.limits.max_waiting:
+            raise HTTPException(503, "too many requests are waiting: try again shortly", headers={"Retry-After": "5"})
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.limits.queue_seconds)
+        except asyncio.TimeoutError:
+            raise HTTPException(503, "busy: try again shortly", headers={"Retry-After": "5"}) from None
+        finally:
+            self.waiting -= 1
+        future = asyncio.get_running_loop().run_in_executor(self.executor, work)
+        future.add_done_callback(lambda _: self.slots.release())  # the slot frees when the work ends, not when we stop waiting
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(deadline - asyncio.get_running_loop().time(), 0.001))
+        except asyncio.TimeoutError:
+            raise HTTPException(504, "the recording took longer than the time limit to classify") from None
+
+
+def _web_file(name: str) -> str:
+    return (resources.files("audiogender") / "web" / name).read_text(encoding="utf-8")
+
+
+def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: str = "default"):
+    """The FastAPI application serving ``model`` within ``limits``."""
+    from . import __version__
+
+    app = FastAPI(title="audiogender", version=__version__, docs_url=None, redoc_url=None,
+                  description="Tell male from female voices in recordings.")  # fmt: skip
+    app.add_middleware(BodyLimit, limits=limits)
+    turns = Turns(limits)
+
+    async def classify(request: Request, uploads: list[UploadFile], work):
+        """Copy the uploads into a private folder and run ``work(paths)`` there, in turn; the folder goes afterwards."""
+        folder = tempfile.mkdtemp(prefix="audiogender-")  # mode 0700: ours alone
+        try:
+            paths = []
+            for i, upload in enumerate(uploads):
+                path = os.path.join(folder, f"{i}{_suffix(client_name(upload.filename, i))}")
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(upload.file, out)
+                paths.append(path)
+            return await turns.run(lambda: work(paths), request.scope["state"]["deadline"])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            for upload in uploads:
+                await upload.close()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page():
+        return _web_file("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        if name not in WEB_FILES:  # a fixed list: the name never becomes a path
+            raise HTTPException(404, "no such file")
+        return Response(_web_file(name), media_type=WEB_FILES[name])
+
+    @app.get("/health", summary="Whether the service is up, and which model it runs")
+    def health():
+        return {"status": "ok", "model": model_name, "version": __version__}
+
+    @app.post("/predict", summary="Classify one or more recordings",
+              description="Multipart field `files`, once per file. One row per file, as `audiogender predict --format json`; "
+              "a file that cannot be read gets its row with `error`, unless none can (415).")  # fmt: skip
+    async def predict(request: Request, files: list[UploadFile] = File(...)):
+        names = [client_name(f.filename, i) for i, f in enumerate(files)]
+
+        def work(paths):
+            return [_as_named(p.to_dict(), path, name) for path, name, p in zip(paths, names, model.predict_files(paths, n_jobs=1))]
+
+        rows = await classify(request, files, work)
+        if all(row["error"] for row in rows):
+            raise HTTPException(415, "; ".join(f"{row['path']}: {row['error']}" for row in rows))
+        return rows
+
+    @app.post("/segment", summary="The timeline of one recording",
+              description="Multipart field `file`. The recording's answer, its voiced stretches (start, end, label, p_female) "
+              "and the female and male speaking time.")  # fmt: skip
+    async def segment(request: Request, file: UploadFile = File(...)):
+        name = client_name(file.filename, 0)
+
+        def work(paths):
+            try:
+                return timeline_dict(name, model.segment(paths[0]))
+            except AudioError as error:
+                raise HTTPException(415, f"{name}: {error.reason.replace(paths[0], name)}") from None
+
+        return await classify(request, [file], work)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs():
+        return api_page(app.openapi())
+
+    return app
+
+
+def _as_named(row: dict, path: str, name: str) -> dict:
+    """A row under the client's name, the private path it was read from nowhere in it."""
+    return {**row, "path": name, "error": row["error"] and row["error"].replace(path, name)}
+
+
+def api_page(schema: dict) -> str:
+    """The OpenAPI description as a plain HTML page: the routes, what they take and answer (no script from a CDN)."""
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, route in methods.items():
+            fields = route.get("requestBody", {}).get("content", {})
+            rows.append(
+                f"<h2><code>{method.upper()} {html.escape(path)}</code></h2><p><b>{html.escape(route.get('summary', ''))}</b></p>"
+                f"<p>{html.escape(route.get('description', ''))}</p><p>body: {html.escape(', '.join(fields) or 'none')}; "
+                f"answers: {html.escape(', '.join(route.get('responses', {})))}</p>"
+            )
+    info = schema.get("info", {})
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(info.get('title', ''))} API</title></head><body>"
+            f"<h1>{html.escape(info.get('title', ''))} {html.escape(info.get('version', ''))}</h1><p>{html.escape(info.get('description', ''))}</p>"
+            f"<p>The machine-readable description: <a href='/openapi.json'>/openapi.json</a> (OpenAPI {html.escape(schema.get('openapi', ''))}).</p>"
+            + "".join(rows) + "</body></html>")  # fmt: skip
+
+
+def serve(model: GenderClassifier, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), model_name: str = "default") -> None:
+    """Run the service until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(model, limits, model_name), host=host, port=port, log_level="info", timeout_keep_alive=5)

@@ -1,0 +1,132 @@
+// The page: record from the microphone or drop files; one recording goes to /segment (answer, timeline),
+// several to /predict (a row each). Nothing is loaded from anywhere but this server.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let recorder = null, chunks = [], started = 0, ticker = null;
+
+function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function send(route, files) {
+  const form = new FormData();
+  for (const file of files) form.append(route === "/segment" ? "file" : "files", file, file.name);
+  const response = await fetch(route, { method: "POST", body: form });
+  const body = await response.json().catch(() => ({ detail: response.statusText }));
+  if (!response.ok) throw new Error(typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail));
+  return body;
+}
+
+function showAnswer(answer) {
+  $("rows").hidden = true;
+  $("result").hidden = false;
+  $("label").textContent = answer.error ? "error" : answer.label;
+  $("label").className = (answer.label || "").replace(" ", "-");
+  $("p-female").textContent = answer.p_female == null ? "" : `p(female) = ${answer.p_female.toFixed(3)}`;
+  const s = answer.speaking_seconds || {};
+  $("speaking").textContent = `${answer.speech_seconds.toFixed(1)} s of speech in ${answer.duration_seconds.toFixed(1)} s` +
+    (answer.segments.length > 1 ? `: female ${s.female.toFixed(1)} s, male ${s.male.toFixed(1)} s, uncertain ${s.uncertain.toFixed(1)} s` : "");
+  const timeline = $("timeline");
+  timeline.replaceChildren();
+  for (const seg of answer.segments) {
+    const div = document.createElement("div");
+    div.className = `segment ${seg.label.replace(" ", "-")}`;
+    div.style.left = `${(100 * seg.start) / answer.duration_seconds}%`;
+    div.style.width = `${(100 * (seg.end - seg.start)) / answer.duration_seconds}%`;
+    div.title = `${seg.start.toFixed(2)}-${seg.end.toFixed(2)} s: ${seg.label} (p(female) ${seg.p_female.toFixed(2)})`;
+    timeline.appendChild(div);
+  }
+  $("axis").innerHTML = `<span>0 s</span><span>${answer.duration_seconds.toFixed(1)} s</span>`;
+}
+
+async function drawWaveform(file) {
+  const canvas = $("waveform"), g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  try {
+    const context = new (window.AudioContext || window.webkitAudioContext)();
+    const audio = await context.decodeAudioData(await file.arrayBuffer());
+    context.close();
+    const data = audio.getChannelData(0), step = Math.max(1, Math.floor(data.length / canvas.width)), mid = canvas.height / 2;
+    let peak = 1e-9;
+    for (let i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
+    g.fillStyle = "#555";
+    for (let x = 0; x < canvas.width; x++) {
+      let lo = 0, hi = 0;
+      for (let i = x * step; i < Math.min(data.length, (x + 1) * step); i++) { lo = Math.min(lo, data[i]); hi = Math.max(hi, data[i]); }
+      g.fillRect(x, mid - (hi / peak) * mid, 1, Math.max(1, ((hi - lo) / peak) * mid));
+    }
+  } catch (e) {
+    g.fillStyle = "#999";
+    g.fillText("(this browser cannot draw this recording's waveform; the server read it)", 10, 20);
+  }
+}
+
+async function classify(files) {
+  files = Array.from(files);
+  if (!files.length) return;
+  status(`classifying ${files.length === 1 ? files[0].name : files.length + " files"}...`);
+  try {
+    if (files.length === 1) {
+      const answer = await send("/segment", files);
+      showAnswer(answer);
+      await drawWaveform(files[0]);
+    } else {
+      const rows = await send("/predict", files);
+      $("result").hidden = true;
+      const body = $("rows").querySelector("tbody");
+      body.replaceChildren();
+      for (const row of rows) {
+        const tr = document.createElement("tr");
+        for (const key of ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]) {
+          const td = document.createElement("td");
+          const value = row[key];
+          td.textContent = value == null ? "" : typeof value === "number" ? value.toFixed(3) : value;
+          tr.appendChild(td);
+        }
+        body.appendChild(tr);
+      }
+      $("rows").hidden = false;
+    }
+    status("");
+  } catch (e) {
+    status(e.message, true);
+  }
+}
+
+async function toggleRecording() {
+  if (recorder && recorder.state === "recording") { recorder.stop(); return; }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    status(`the microphone is not available: ${e.message}`, true);
+    return;
+  }
+  const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"].find((t) => window.MediaRecorder && MediaRecorder.isTypeSupported(t)) || "";
+  recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
+  chunks = [];
+  recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+  recorder.onstop = () => {
+    stream.getTracks().forEach((t) => t.stop());
+    clearInterval(ticker);
+    $("record").classList.remove("recording");
+    $("record").innerHTML = "&#9679; Record";
+    $("recording-time").textContent = "";
+    const mime = recorder.mimeType || "audio/webm";
+    const extension = mime.includes("ogg") ? "ogg" : mime.includes("mp4") ? "m4a" : "webm";
+    classify([new File(chunks, `recording.${extension}`, { type: mime })]);
+  };
+  recorder.start(250);
+  started = Date.now();
+  $("record").classList.add("recording");
+  $("record").innerHTML = "&#9632; Stop";
+  ticker = setInterval(() => ($("recording-time").textContent = `${((Date.now() - started) / 1000).toFixed(0)} s`), 500);
+}
+
+$("record").addEventListener("click", toggleRecording);
+$("files").addEventListener("change", (e) => classify(e.target.files));
+const drop = $("drop");
+["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
+["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
+drop.addEventListener("drop", (e) => classify(e.dataTransfer.files));
