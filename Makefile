@@ -27,7 +27,7 @@ define chapter
 	@mv $(BUILD)/$(2).ipynb book/$(2).ipynb
 endef
 
-.PHONY: install test report data notebooks book model clean
+.PHONY: install browser test report data notebooks book model clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,19 @@ install: $(BIN)/activate
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned, and the CPU build where there is no GPU (see TORCH above)
 	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,serve]"
 	# two packages whose own dependencies get in the way, installed --no-deps (see pyproject.toml):
 	# the voice2gender baseline (it pins an xgboost PyPI lacks), and Resemblyzer, for its encoder's weights only
 	$(BIN)/python -m pip install --quiet --no-deps "voice2gender==0.1.1" "resemblyzer==0.1.4"
 
-test: install
+# Debian's chromium and its driver, for the tests of the web page (tests/test_web.py) and tools/check_report.py
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || echo "make browser: could not install chromium (not Debian/Ubuntu, or no root): the browser tests will be skipped"
+
+test: install browser
 	$(BIN)/python -m pytest --nbval
 
 # the corpus, downloaded if need be; without it, one line says what to do
