@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print one row per audio file: its label (female, male, uncertain or no voice), "
         "the probability that the voice is female, the seconds of speech and of audio, and any error.",
     )  # fmt: skip
-    predict.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
+    predict.add_argument("paths", nargs="*", help="audio files, folders (searched recursively) or glob patterns")
+    predict.add_argument("--listing", metavar="FILE", help="also classify the files FILE lists, one path per line")
     predict.add_argument("--format", choices=["table", "csv", "jsonl", "json"], default="table", help="(default: %(default)s)")
+    predict.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                         help="classify on a Ray cluster (ray://host:10001, host:6379 or auto); without ADDRESS, a local Ray "
+                         "(needs audiogender[cluster]). An --output ending in .parquet is written as Parquet")  # fmt: skip
     segment = commands.add_parser(
         "segment", parents=[common], help="a timeline of who speaks when in one recording",
         description="Print the voiced stretches of a recording (start, end, label, p_female) and the female and male speaking time.",
@@ -119,11 +123,32 @@ def load(args) -> GenderClassifier:
                       min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
 
 
+def listed_paths(listing: str | None) -> list[str]:
+    """The paths a listing file names, one per line (blank lines and lines starting with # skipped)."""
+    if listing is None:
+        return []
+    try:
+        with open(listing, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"--listing {listing}: cannot be read ({error.__class__.__name__}: {error})") from None
+
+
 def predict_command(args, model: GenderClassifier) -> int:
     named = [name_files(argument) for argument in args.paths]
-    files = [f for n in named for f in n.files]
+    files = [f for n in named for f in n.files] + listed_paths(args.listing)
     rows = [Prediction.failed(n.argument, "names no audio file").to_dict() for n in named if not n.files and not n.problems]
     rows += [Prediction.failed(path, reason).to_dict() for n in named for path, reason in n.problems]
+    if args.ray:
+        from .cluster import predict_on_ray, write_rows
+
+        rows += predict_on_ray(files, None if args.ray == "local" else args.ray, args.model, vad_threshold=args.vad_threshold,
+                               min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
+        if args.output and args.output.endswith(".parquet"):
+            write_rows(rows, args.output)
+        else:
+            emit(format_rows(rows, FIELDS, args.format), args.output)
+        return 1 if any(r["error"] for r in rows) else 0
     progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
     for prediction in model.predict_files(files):
         rows.append(prediction.to_dict())
@@ -163,6 +188,22 @@ def serve_command(args, model: GenderClassifier) -> int:
     return 0
 
 
+def check_cluster(args) -> None:
+    """Refuse, before any work, what ``predict`` cannot do: nothing named, or Ray asked for but missing."""
+    if args.command != "predict":
+        return
+    if not args.paths and not args.listing:
+        raise ValueError("name audio files, folders or patterns, or --listing FILE")
+    listed_paths(args.listing)
+    if args.ray and os.path.exists(args.ray):  # --ray followed by a path, not an address: a local Ray, and the path classified
+        args.paths.insert(0, args.ray)
+        args.ray = "local"
+    if args.ray and importlib.util.find_spec("ray") is None:
+        raise ValueError("--ray needs Ray: pip install 'audiogender[cluster]'")
+    if args.ray and args.output and args.output.endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
+        raise ValueError("a .parquet output needs pyarrow: pip install 'audiogender[cluster]'")
+
+
 def check_serving(args) -> None:
     """Refuse, before loading anything, a server that could not run: its packages missing, or a limit that is no limit."""
     if args.command != "serve":
@@ -181,6 +222,7 @@ def main(argv=None) -> int:
         try:
             GenderClassifier.check_options(args.vad_threshold, args.min_speech, tuple(args.uncertain))
             check_serving(args)
+            check_cluster(args)
             if args.output:
                 check_output(args.output)  # before the work, so no result is lost to a bad destination
             model = load(args)

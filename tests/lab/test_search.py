@@ -73,3 +73,17 @@ def test_grids_from_dicts_files_and_the_default(tmp_path):
         load_grid({})
     with pytest.raises(ValueError, match="may vary"):
         load_grid({"momentum": [0.9]})
+
+
+def test_the_grid_on_ray_scores_as_the_local_run_does(tiny, tmp_path):
+    pytest.importorskip("ray")
+    clips, splits = tiny
+    grid = {"epochs": [1, 2], "lr": [0.001]}
+    runs = {}
+    for backend in ("loky", "ray"):
+        runs[backend] = run_search(clips, get_recipe("seed", batch_size=16), splits["splits"][0], grid=grid, cv=2, device="cpu", n_jobs=2,
+                                   backend=backend, cache_dir=tmp_path / "cache", outputs_dir=tmp_path / backend, progress=False, verbose=0)  # fmt: skip
+    columns = ["epochs", "lr", "mean_balanced_accuracy", "fold0_balanced_accuracy", "fold1_balanced_accuracy"]
+    pd.testing.assert_frame_equal(runs["ray"].results[columns], runs["loky"].results[columns])
+    assert runs["ray"].best_params == runs["loky"].best_params
+    assert yaml.safe_load((runs["ray"].path / "search.yml").read_text())["backend"] == "ray"

@@ -13,6 +13,7 @@ found best, trained the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ def run_search(
     grid: dict | str | None = None,
     cv: int = 4,
     n_jobs: int = 1,
+    backend: str = "loky",
+    ray_address: str | None = None,
     device: str = "auto",
     random_state: int = 0,
     protocol: str = "",
@@ -94,6 +97,9 @@ def run_search(
     (mean and spread of balanced accuracy and fit time per candidate, and each
     fold's score), ``heatmap.png`` and ``search.yml`` (the recipe searched, the
     settings and the folds). ``verbose=2`` prints each fit's score and time as it ends.
+    ``backend`` is joblib's: ``loky`` (processes on this machine) or ``ray`` (the
+    candidates on a Ray cluster, at ``ray_address`` or a local one; ``n_jobs=-1`` uses
+    every CPU of the cluster). The folds, seeds and so the results are the same either way.
     """
     from .plots import plot_search_heatmap
 
@@ -110,7 +116,7 @@ def run_search(
     )  # fmt: skip
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))  # no oversubscription across workers
     started = time.time()
-    with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):
+    with _parallel(backend, threads, ray_address):
         search.fit(features[pool], labels(clips.loc[pool, "gender"]))
     seconds = time.time() - started
 
@@ -124,12 +130,36 @@ def run_search(
         results.to_csv(folder / "cv_results.csv", index=False)
         plot_search_heatmap(results, grid).savefig(folder / "heatmap.png", dpi=100, bbox_inches="tight")
         write_yaml(folder / "search.yml", {
-            "recipe": recipe.to_dict(), "grid": grid, "cv": len(folds), "scoring": "balanced_accuracy", "n_jobs": n_jobs,
+            "recipe": recipe.to_dict(), "grid": grid, "cv": len(folds), "scoring": "balanced_accuracy", "n_jobs": n_jobs, "backend": backend,
             "device": str(estimator.device), "random_state": random_state, "wall_seconds": round(seconds, 1),
             "held_out_test_speakers": list(split["test"]),
             "folds": [{"fit": sorted(set(speakers[f])), "score": sorted(set(speakers[s]))} for f, s in folds],
         })  # fmt: skip
     return Search(folder.final, results, best_params, float(best["mean_balanced_accuracy"]), seconds)
+
+
+@contextlib.contextmanager
+def _parallel(backend: str, threads: int, ray_address: str | None = None):
+    """joblib's backend for the candidates: loky here, or Ray (started here unless already running)."""
+    if backend == "loky":
+        with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):
+            yield
+        return
+    if backend != "ray":
+        raise ValueError(f"backend is 'loky' or 'ray', not {backend!r}")
+    import ray
+    from ray.util.joblib import register_ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        register_ray()
+        with joblib.parallel_config(backend="ray"):
+            yield
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def results_frame(cv_results: dict, grid: dict) -> pd.DataFrame:

@@ -1,0 +1,133 @@
+"""Archives on a Ray cluster: ``audiogender predict --ray [ADDRESS]`` and :func:`predict_on_ray`.
+
+Ray is an optional extra (``pip install 'audiogender[cluster]'``); nothing else imports it.
+Ray Data spreads the files over the cluster in two stages: tasks read and decode each
+file and turn its voiced pieces into window features (:func:`prepare_file`, the same
+``voiced_blocks`` that ``audiogender predict`` runs), and actors, each holding one
+ONNX Runtime session, judge the windows of many files at once (:class:`WindowJudge`,
+the same ``answer`` as on one machine). So the rows are those ``audiogender predict``
+gives, in the order of the files; a file that cannot be read gets its error row and
+the rest go on. Results are written as CSV or Parquet whole, or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError, stream_audio
+from .files import atomic_file
+from .predict import UNCERTAIN_BAND, Prediction, answer, load_model
+from .scheduler import Tally
+from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
+from .windows import voiced_blocks
+
+FIELDS = ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
+FILES_PER_TASK = 16  # files one read task decodes before handing them on
+FILES_PER_BATCH = 32  # files whose windows an actor judges in one go
+
+
+def prepare_file(row: dict, features, vad_threshold: float, min_speech_seconds: float) -> dict:
+    """A file's voiced blocks with their window features (pickled, as Ray passes them on), or the reason it cannot be read."""
+    try:
+        blocks = list(voiced_blocks(stream_audio(row["path"]), features, vad_threshold, min_speech_seconds))
+        return {"path": row["path"], "error": None, "blocks": pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL)}
+    except AudioError as error:
+        return {"path": row["path"], "error": error.reason, "blocks": b""}
+
+
+class WindowJudge:
+    """A Ray actor: one model (one ONNX session), judging the prepared windows of a batch of files at once."""
+
+    def __init__(self, model: str | None, uncertain_band: tuple[float, float], threads: int = 1):
+        self.model = load_model(model, threads=threads, uncertain_band=uncertain_band)
+
+    def __call__(self, batch: dict) -> dict:
+        rows = []
+        prepared = [(path, error, pickle.loads(blocks) if not error else []) for path, error, blocks in zip(batch["path"], batch["error"], batch["blocks"])]
+        features = [b.features for _, error, blocks in prepared if not error for b in blocks]
+        outputs = self.model.window_outputs(np.concatenate(features)) if features else np.zeros((0, 0), np.float32)
+        used = 0
+        for path, error, blocks in prepared:
+            if error:
+                rows.append(Prediction.failed(path, error).to_dict())
+                continue
+            tally = Tally(path)
+            for block in blocks:
+                tally.add(block, outputs[used : used + len(block.features)])
+                used += len(block.features)
+            rows.append(answer(tally, self.model.network.pooled_log_odds, self.model.uncertain_band).prediction.to_dict())
+        return {field: np.array([row[field] for row in rows], dtype=object) for field in FIELDS}
+
+
+def predict_on_ray(
+    paths: Iterable[str | os.PathLike],
+    address: str | None = None,
+    model: str | None = None,
+    actors: int | None = None,
+    vad_threshold: float = VAD_THRESHOLD,
+    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+    uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
+) -> list[dict]:
+    """Classify files on a Ray cluster: one row per file (as ``audiogender predict``), in their order.
+
+    ``address`` is a running cluster's (``ray://host:10001``, ``host:6379`` or ``auto``);
+    None starts a local Ray on this machine's cores. ``model`` is a shipped kind or a
+    model file every node can read; ``actors`` the number of model actors (default: one
+    per two CPUs of the cluster).
+    """
+    import ray
+
+    paths = [str(p) for p in paths]
+    if not paths:
+        return []
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        features = load_model(model).features  # what the readers must prepare: the model's windows and features
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # rows come back in the order of the files
+        context.enable_progress_bars = False
+        actors = actors or max(1, int(ray.cluster_resources().get("CPU", 2)) // 2)
+        dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=max(1, -(-len(paths) // FILES_PER_TASK)))
+        prepared = dataset.map(prepare_file, fn_kwargs={"features": features, "vad_threshold": vad_threshold, "min_speech_seconds": min_speech_seconds})
+        judged = prepared.map_batches(
+            WindowJudge, fn_constructor_kwargs={"model": model, "uncertain_band": tuple(uncertain_band)},
+            batch_size=FILES_PER_BATCH, concurrency=actors, batch_format="numpy",
+        )  # fmt: skip
+        return [{field: _plain(row[field]) for field in FIELDS} for row in judged.iter_rows()]
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _plain(value):
+    """Ray's numpy scalars and NaNs as the plain values the other writers give."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
+    """The rows as Parquet (a ``.parquet`` path) or CSV, written whole or not at all."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("label", pa.string()), ("p_female", pa.float64()),
+                                                             ("speech_seconds", pa.float64()), ("duration_seconds", pa.float64()), ("error", pa.string())]))  # fmt: skip
+        with atomic_file(path, "wb") as f:
+            pq.write_table(table, f)
+        return
+    with atomic_file(path, "w") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
