@@ -114,3 +114,8 @@ def test_leaving_one_corpus_out_tests_each_folder_with_models_that_never_heard_i
     assert set(card["corpus"]) == {"all", "c1", "c2", "c3"} and {"female_speakers", "male_speakers"} <= set(card)
     folder = crossval.save_crossval(result, tmp_path / "outputs")
     assert sorted(p.name for p in (folder / "models" / "encoder").glob("*.onnx")) == ["fold_0.onnx", "fold_1.onnx", "fold_2.onnx"]
+    published = crossval.publish(folder, tmp_path / "book" / "results")
+    assert (published / "predictions.csv.gz").exists() and not list(published.glob("models"))
+    again = crossval.load_crossval(published)  # what the report re-scores: the same table, without retraining
+    assert again.protocol == "corpora" and again.groups == result.groups
+    pd.testing.assert_frame_equal(again.scorecard(), result.scorecard(), check_dtype=False)

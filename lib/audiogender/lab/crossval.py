@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from tqdm.auto import tqdm
 
 from ..labels import labels
@@ -238,6 +239,16 @@ def publish(folder: str | os.PathLike, to: str | os.PathLike) -> Path:
     for name in ("splits.json", "settings.yml", "scorecard.csv"):
         (to / name).write_bytes((folder / name).read_bytes())
     return to
+
+
+def load_crossval(folder: str | os.PathLike) -> CrossValidation:
+    """A saved or published cross-validation, from its predictions, splits and settings: re-scored, not retrained."""
+    folder = Path(folder)
+    predictions = pd.read_csv(next(folder.glob("predictions.csv*")), dtype={"speaker": str})
+    splits = json.loads((folder / "splits.json").read_text())
+    settings = yaml.safe_load((folder / "settings.yml").read_text())
+    return CrossValidation(predictions, splits["splits"], splits.get("protocol", "speakers"), splits.get("groups", []),
+                           pitch_thresholds=settings.get("pitch_thresholds_hz", []), methods=list(predictions["method"].unique()))  # fmt: skip
 
 
 def _slug(method: str) -> str:
