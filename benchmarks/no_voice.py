@@ -73,7 +73,8 @@ def main() -> None:
         silent = [r for r in rows if r["gender"] not in ("female", "male")]
         if silent:
             labels = [p.label for p in model.predict_files([r["path"] for r in silent])]
-            print(f"{'':32s} without a voice: {', '.join(f'{Path(r['path']).name} -> {label}' for r, label in zip(silent, labels))}")
+            answers = ", ".join(f"{Path(r['path']).name} -> {label}" for r, label in zip(silent, labels))
+            print(f"{'':32s} without a voice: {answers}")
     print(f"{'all':32s} {total:12d} {missed_total:9d}")
     if args.trim:
         with tempfile.TemporaryDirectory() as tmp:
