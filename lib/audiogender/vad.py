@@ -35,7 +35,7 @@ SILERO_MODEL = "silero_vad_16k_sequence.onnx"  # in the package's assets
 # context before speech, finds none: it is heard with silence around it, and whatever speech it holds is judged.
 # (A lower threshold found a little more speech, but made a pure tone's onset after the silence "speech".)
 SHORT_CLIP_SECONDS = 5.0  # a whole recording no longer than this is a short clip
-CLIP_PAD_SECONDS = 0.5  # the silence put before and after a short clip
+CLIP_PAD_SECONDS = (0.5, 0.1)  # the silence put before and after a short clip (more after found no more speech)
 SHORT_MIN_SPEECH_SECONDS = 0.06  # the least speech a short clip is judged on (two chunks)
 # ... but a steady sound's onset after that silence can pass for speech: speech's spectrum changes from frame to frame
 # (a median of 1.4 dB or more in every short clip of ../shared/data), a tone's, a hum's or a buzz's hardly at all
@@ -151,16 +151,16 @@ def short_clip_min_speech(min_speech_seconds: float = MIN_SPEECH_SECONDS) -> flo
 def short_clip_regions(
     audio: np.ndarray, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
 ) -> list[tuple[int, int]]:
-    """:func:`speech_regions` of a whole short recording, heard with ``CLIP_PAD_SECONDS`` of silence on each side.
+    """:func:`speech_regions` of a whole short recording, heard with ``CLIP_PAD_SECONDS`` of silence before and after it.
 
     Silero finds no speech in many clips cut tight to the word, above all at 8 kHz;
     with silence before them it finds it in most (in 171 of the 181 clips of
     ``../shared/data`` where it found none without). Stretches as short as
     :func:`short_clip_min_speech` count, unless steady (:func:`spectral_flux_db`).
     """
-    pad = int(CLIP_PAD_SECONDS * SAMPLE_RATE) // CHUNK * CHUNK  # whole chunks, so chunk edges stay where they were
-    probs = speech_probabilities(np.pad(np.asarray(audio, dtype=np.float32), (pad, pad)))[pad // CHUNK :]
-    regions = regions_from_probabilities(probs, audio.size + pad, threshold, short_clip_min_speech(min_speech_seconds))
+    before, after = (int(seconds * SAMPLE_RATE) // CHUNK * CHUNK for seconds in CLIP_PAD_SECONDS)  # whole chunks: edges stay put
+    probs = speech_probabilities(np.pad(np.asarray(audio, dtype=np.float32), (before, after)))[before // CHUNK :]
+    regions = regions_from_probabilities(probs, audio.size + after, threshold, short_clip_min_speech(min_speech_seconds))
     regions = [(min(start, audio.size), min(end, audio.size)) for start, end in regions if start < audio.size]
     return [(start, end) for start, end in regions if spectral_flux_db(audio[start:end]) >= STEADY_FLUX_DB]
 
