@@ -79,6 +79,7 @@ empty :=
 comma := ,
 SHIP_DATA := $(subst $(empty) $(empty),$(comma),$(addprefix ../shared/data/,$(SHIP_FOLDERS)))
 model: install
+	@mkdir -p $(BUILD) outputs/shipped
 	$(PAPERMILL) notebooks/02_split.ipynb $(BUILD)/ship_split.ipynb -p data_dir "$(SHIP_DATA)" -p n_folds 5 -p splits_file outputs/shipped/splits.json
 	$(call chapter,04_train,04_train_shipped,-p data_dir "$(SHIP_DATA)" -p recipe default -p splits_file outputs/shipped/splits.json -p outputs_dir outputs/shipped/cnn -p fold all)
 	$(call chapter,04_train,04_train_shipped_encoder,-p data_dir "$(SHIP_DATA)" -p recipe encoder -p splits_file outputs/shipped/splits.json -p outputs_dir outputs/shipped/encoder -p fold all)
