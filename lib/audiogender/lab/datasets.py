@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch.dataset import Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
 
 from ..audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE
 from ..features import TOP_DB, FeatureConfig, log_mel
