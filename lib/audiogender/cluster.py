@@ -49,12 +49,13 @@ class WindowJudge:
 
     def __call__(self, batch: dict) -> dict:
         rows = []
-        prepared = [(path, error, pickle.loads(blocks) if not error else []) for path, error, blocks in zip(batch["path"], batch["error"], batch["blocks"])]
-        features = [b.features for _, error, blocks in prepared if not error for b in blocks]
+        errors = [error if isinstance(error, str) and error else None for error in batch["error"]]  # Arrow may hand back None as NaN
+        prepared = [(path, error, pickle.loads(blocks) if error is None else []) for path, error, blocks in zip(batch["path"], errors, batch["blocks"])]
+        features = [b.features for _, error, blocks in prepared if error is None for b in blocks]
         outputs = self.model.window_outputs(np.concatenate(features)) if features else np.zeros((0, 0), np.float32)
         used = 0
         for path, error, blocks in prepared:
-            if error:
+            if error is not None:
                 rows.append(Prediction.failed(path, error).to_dict())
                 continue
             tally = Tally(path)
