@@ -14,8 +14,9 @@ SEARCH_JOBS ?= 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 BUILD := _build/notebooks
-# progress bars are off inside the notebooks (each update would be an output box in the report); papermill shows each cell's
-PAPERMILL := TQDM_DISABLE=1 $(BIN)/papermill -k python3 --cwd notebooks --progress-bar
+# progress bars are off inside the notebooks (each update would be an output box in the report), and so papermill's own;
+# instead papermill logs each cell as it starts and what it prints (folds, epochs, timings)
+PAPERMILL := TQDM_DISABLE=1 $(BIN)/papermill -k python3 --cwd notebooks --log-output
 DATA_PARAM := $(if $(AUDIOGENDER_DATA),-p data_dir "$(AUDIOGENDER_DATA)",)
 
 # $(call chapter,NOTEBOOK,CHAPTER,PARAMETERS): run a notebook into the build folder, and only once it has run to its end,
