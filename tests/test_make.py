@@ -1,5 +1,6 @@
 """The two commands: what `make report` and `make install` would run (make -n), and the report's data check."""
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,3 +51,12 @@ def test_no_data_and_no_network_is_one_line_saying_what_to_do(capsys, monkeypatc
     assert lab_cli.main(["data"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "could not be downloaded from http://127.0.0.1:9/x.zip" in err[0] and "AUDIOGENDER_DATA=" in err[0]
+
+
+def test_progress_bars_are_off_where_the_report_turns_them_off(monkeypatch):
+    from audiogender.lab import progress_bar
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # what make report sets: tqdm alone ignores it when disable= is given
+    assert progress_bar(range(2), progress=True).disable
+    monkeypatch.delenv("TQDM_DISABLE")
+    assert not progress_bar(range(2), progress=True, file=io.StringIO()).disable and progress_bar(range(2), progress=False).disable

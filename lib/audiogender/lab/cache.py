@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
 
 from ..audio import load_audio, prepare_clip
 from ..features import FeatureConfig, compute_features
 from ..files import atomic_file
+from . import progress_bar
 
 FEATURE_CODE = ("audiogender.audio", "audiogender.features")  # the modules every feature depends on
 
@@ -62,7 +62,7 @@ def per_clip_cached(
         return np.load(cache)
     # soundfile, soxr and numpy release the GIL, so threads run in parallel here
     with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
-        values = np.stack(list(tqdm(pool.map(compute, paths), total=len(paths), desc=prefix, disable=not progress)))
+        values = np.stack(list(progress_bar(pool.map(compute, paths), progress, total=len(paths), desc=prefix)))
     if cache is not None:
         with atomic_file(cache, "wb") as f:
             np.save(f, values)

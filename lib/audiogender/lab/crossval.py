@@ -39,10 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
 
 from ..labels import labels
-from . import project
+from . import progress_bar, project
 from .baselines import PitchBaseline, file_median_f0, file_voice2gender, voice2gender_available
 from .cache import FEATURE_CODE, per_clip_cached
 from .evaluate import scorecard
@@ -82,7 +81,7 @@ def crossval_recipe(
     between recipes is luck.
     """
     p, silent, fold_of, models = np.full(len(clips), np.nan), np.zeros(len(clips), bool), np.full(len(clips), -1), []
-    for k, masks in enumerate(tqdm(folds, desc=f"{method}, folds", disable=not progress)):
+    for k, masks in enumerate(progress_bar(folds, progress, desc=f"{method}, folds")):
         model = fit(recipe, data, clips, masks, device, random_state=fold_random_state(k, training_random_state))
         rows = masks["test"]
         p[rows], silent[rows] = model.score_clips(clips, data, rows, device)

@@ -26,12 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch.dataset import Dataset
-from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
 
 from ..audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE
 from ..features import TOP_DB, FeatureConfig, log_mel
 from ..files import atomic_file
-from . import augment
+from . import augment, progress_bar
 from .augment import Augmenter
 from .cache import FEATURE_CODE, cache_path
 
@@ -204,7 +203,7 @@ def load_frame_bank(
         return clip_views(augment.clip_audio(paths[i]), n_views, augmenter, config.n_mels, random_state, i)
 
     with ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
-        per_clip = list(tqdm(pool.map(views, range(len(paths))), total=len(paths), desc="views", disable=not progress))
+        per_clip = list(progress_bar(pool.map(views, range(len(paths))), progress, total=len(paths), desc="views"))
     lengths = np.array([[len(v) for v in clip] for clip in per_clip]).reshape(len(paths), n_views)
     ends = np.cumsum(lengths.ravel()).reshape(lengths.shape)
     bounds = np.stack([ends - lengths, ends], axis=-1)

@@ -11,8 +11,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
-
+from . import progress_bar
 from .corpora import AUDIOMNIST_NAME, audiomnist_meta_path
 
 AUDIOMNIST_URL = "https://github.com/soerenab/AudioMNIST/archive/refs/heads/master.zip"
@@ -74,8 +73,8 @@ def _fetch_resumable(url: str, partial: Path, progress: bool, chunk: int = 1 << 
             have = 0
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
-        with open(partial, "ab" if have else "wb") as out, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, desc="AudioMNIST", disable=not progress
+        with open(partial, "ab" if have else "wb") as out, progress_bar(
+            None, progress, total=total, initial=have, unit="B", unit_scale=True, desc="AudioMNIST"
         ) as bar:
             while block := response.read(chunk):
                 out.write(block)

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm  # text bars: tqdm.auto warns without ipywidgets, and the report runs with TQDM_DISABLE
 
 from ..features import compute_features
 from ..files import atomic_file
 from ..runtime import OnnxNetwork, assets_path, unit_mean
 from ..scheduler import Source, judge
 from ..windows import stretch_windows, voiced_blocks
-from . import augment
+from . import augment, progress_bar
 from .augment import Augmenter
 from .cache import FEATURE_CODE, cache_path
 from .datasets import rows_index
@@ -94,7 +93,7 @@ def load_embeddings(
     embed = lambda features: encoder.session.run(None, {"features": features})[0] if len(features) else np.zeros((0, 256), np.float32)  # noqa: E731
     embeddings = np.zeros((len(paths), n_views, 256), np.float32)
     voiced = np.zeros((len(paths), n_views), bool)
-    for judged in tqdm(judge(sources, prepare_blocks, embed, n_jobs), total=len(paths) * n_views, desc="embeddings", disable=not progress):
+    for judged in progress_bar(judge(sources, prepare_blocks, embed, n_jobs), progress, total=len(paths) * n_views, desc="embeddings"):
         clip, view = divmod(judged.index, n_views)
         if judged.error is not None:
             raise ValueError(f"{paths[clip]}: {judged.error}")
