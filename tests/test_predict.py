@@ -12,9 +12,15 @@ from audiogender.predict import NO_VOICE
 from helpers import AUDIOMNIST_SAMPLE, SAMPLES, SHARED, harmonic_tone, manifest
 
 
+@pytest.fixture(scope="module", params=["encoder", "cnn"])
+def model(request):
+    """Each shipped model in turn: what is said of prediction holds for both."""
+    return audiogender.load_model(kind=request.param, device="cpu")
+
+
 @pytest.fixture(scope="module")
-def model():
-    return audiogender.load_model(device="cpu")
+def cnn():
+    return audiogender.load_model(kind="cnn", device="cpu")
 
 
 def test_shipped_model_classifies_the_voices_the_repo_ships(model):
@@ -73,16 +79,31 @@ def test_labels_inside_the_uncertain_band_and_segments_of_a_long_stretch():
     assert sum(timeline.speaking_seconds().values()) == pytest.approx(sum(s.end - s.start for s in timeline.segments), abs=0.05)
 
 
-def test_a_recordings_answer_is_the_mean_log_odds_of_its_windows_not_the_mean_probability(model):
+def test_a_recordings_answer_is_the_mean_log_odds_of_its_windows_not_the_mean_probability(cnn):
     from audiogender.labels import sigmoid
     from audiogender.windows import voiced_block
 
-    voiced = voiced_block(load_audio(SAMPLES / "3436-172162-0000.ogg"), model.features)  # 16.7 s: many windows
-    log_odds = model.log_odds_features(voiced.features)
+    voiced = voiced_block(load_audio(SAMPLES / "3436-172162-0000.ogg"), cnn.features)  # 16.7 s: many windows
+    log_odds = cnn.log_odds_features(voiced.features)
     assert len(log_odds) > 20 and log_odds.std() > 0.1  # windows disagree, so the two means differ
-    answer = model.predict(SAMPLES / "3436-172162-0000.ogg").p_female
+    answer = cnn.predict(SAMPLES / "3436-172162-0000.ogg").p_female
     assert answer == pytest.approx(float(sigmoid(log_odds.mean())), abs=1e-4)
     assert abs(answer - float(sigmoid(log_odds).mean())) > 1e-3
+
+
+def test_the_encoder_judges_a_recording_by_its_mean_embedding():
+    from audiogender.labels import sigmoid
+    from audiogender.runtime import unit_mean
+    from audiogender.windows import voiced_block
+
+    encoder = audiogender.load_model(kind="encoder", device="cpu")
+    voiced = voiced_block(load_audio(SAMPLES / "3436-172162-0000.ogg"), encoder.features)
+    embeddings = encoder.window_outputs(voiced.features)
+    assert embeddings.shape == (len(voiced.features), 256) and len(embeddings) > 10
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
+    answer = encoder.predict(SAMPLES / "3436-172162-0000.ogg").p_female
+    assert answer == pytest.approx(float(sigmoid(encoder.network.judge(unit_mean(embeddings)[None])[0])), abs=1e-4)
+    assert abs(answer - float(sigmoid(encoder.log_odds_features(voiced.features).mean()))) > 1e-4  # not a mean of windows' answers
 
 
 def test_a_recording_longer_than_a_block_is_judged_whole(model, tmp_path):
