@@ -7,7 +7,8 @@ PYTHON ?= python3
 # torch: where no NVIDIA GPU is present, the CPU build from PyTorch's own index (plain PyPI's build brings gigabytes
 # of CUDA libraries a CPU never uses). Override both for another build, e.g. make install TORCH=torch==2.13.0 TORCH_INDEX=
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
-TORCH ?= $(if $(HAS_GPU),torch==2.13.0,torch==2.13.0+cpu)
+TORCH_VERSION := 2.13.0
+TORCH ?= $(if $(HAS_GPU),torch==$(TORCH_VERSION),torch==$(TORCH_VERSION)+cpu)
 TORCH_INDEX ?= $(if $(HAS_GPU),,--extra-index-url https://download.pytorch.org/whl/cpu)
 # candidates the search fits in parallel
 SEARCH_JOBS ?= 2
@@ -36,7 +37,9 @@ $(BIN)/activate:
 install: $(BIN)/activate
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned, and the CPU build where there is no GPU (see TORCH above)
-	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH)" || { \
+	  echo "make install: $(TORCH) could not be installed (is download.pytorch.org reachable?); torch from PyPI instead"; \
+	  $(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"; }
 	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,serve]"
 	# two packages whose own dependencies get in the way, installed --no-deps (see pyproject.toml):
 	# the voice2gender baseline (it pins an xgboost PyPI lacks), and Resemblyzer, for its encoder's weights only
