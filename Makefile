@@ -40,7 +40,7 @@ install: $(BIN)/activate
 	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH)" || { \
 	  echo "make install: $(TORCH) could not be installed (is download.pytorch.org reachable?); torch from PyPI instead"; \
 	  $(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"; }
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,serve,cluster]"
 	# two packages whose own dependencies get in the way, installed --no-deps (see pyproject.toml):
 	# the voice2gender baseline (it pins an xgboost PyPI lacks), and Resemblyzer, for its encoder's weights only
 	$(BIN)/python -m pip install --quiet --no-deps "voice2gender==0.1.1" "resemblyzer==0.1.4"
