@@ -11,7 +11,7 @@ clip), and the same resampled to 8 kHz: the clips that made Silero alone miss sp
 from __future__ import annotations
 
 import argparse
-import csv
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,11 +19,8 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def manifest(folder: Path) -> list[dict]:
-    with open(folder / "manifest.csv", newline="") as f:
-        return [{**row, "path": str(folder / row["path"])} for row in csv.DictReader(f)]
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import manifest  # noqa: E402  (a folder's manifest rows, paths made whole)
 
 
 def trimmed(rows: list[dict], folder: Path, rate: int) -> list[dict]:

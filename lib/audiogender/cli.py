@@ -22,11 +22,11 @@ from tqdm import tqdm
 from .audio import AudioError
 from .files import OutputError, check_output, write_output
 from .paths import name_files
-from .predict import DEFAULT_MODEL, SHIPPED_MODELS, UNCERTAIN_BAND, GenderClassifier, Prediction, load_model
+from .predict import DEFAULT_MODEL, PREDICTION_FIELDS, SHIPPED_MODELS, UNCERTAIN_BAND, GenderClassifier, Prediction, load_model
 from .runtime import DEVICES, ModelError
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
 
-FIELDS = ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
+FIELDS = PREDICTION_FIELDS
 SEGMENT_FIELDS = ["start", "end", "label", "p_female"]
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     predict.add_argument("paths", nargs="*", help="audio files, folders (searched recursively) or glob patterns")
     predict.add_argument("--listing", metavar="FILE", help="also classify the files FILE lists, one path per line")
-    predict.add_argument("--format", choices=["table", "csv", "jsonl", "json"], default="table", help="(default: %(default)s)")
+    predict.add_argument("--format", choices=["table", "csv", "jsonl", "json"], default="table",
+                         help="(default: %(default)s); an --output ending in .parquet is written as Parquet (needs pyarrow)")  # fmt: skip
     predict.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                          help="classify on a Ray cluster (ray://host:10001, host:6379 or auto); without ADDRESS, a local Ray "
-                         "(needs audiogender[cluster]). An --output ending in .parquet is written as Parquet")  # fmt: skip
+                         "(needs audiogender[cluster])")  # fmt: skip
     segment = commands.add_parser(
         "segment", parents=[common], help="a timeline of who speaks when in one recording",
         description="Print the voiced stretches of a recording (start, end, label, p_female) and the female and male speaking time.",
@@ -140,21 +141,22 @@ def predict_command(args, model: GenderClassifier) -> int:
     rows = [Prediction.failed(n.argument, "names no audio file").to_dict() for n in named if not n.files and not n.problems]
     rows += [Prediction.failed(path, reason).to_dict() for n in named for path, reason in n.problems]
     if args.ray:
-        from .cluster import predict_on_ray, write_rows
+        from .cluster import predict_on_ray
 
         rows += predict_on_ray(files, None if args.ray == "local" else args.ray, args.model, vad_threshold=args.vad_threshold,
                                min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
-        if args.output and args.output.endswith(".parquet"):
-            write_rows(rows, args.output)
-        else:
-            emit(format_rows(rows, FIELDS, args.format), args.output)
-        return 1 if any(r["error"] for r in rows) else 0
-    progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
-    for prediction in model.predict_files(files):
-        rows.append(prediction.to_dict())
-        progress.update()
-    progress.close()
-    emit(format_rows(rows, FIELDS, args.format), args.output)
+    else:
+        progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
+        for prediction in model.predict_files(files):
+            rows.append(prediction.to_dict())
+            progress.update()
+        progress.close()
+    if args.output and args.output.endswith(".parquet"):
+        from .cluster import parquet_bytes
+
+        write_output(args.output, parquet_bytes(rows))
+    else:
+        emit(format_rows(rows, FIELDS, args.format), args.output)
     return 1 if any(r["error"] for r in rows) else 0
 
 
@@ -164,13 +166,11 @@ def segment_command(args, model: GenderClassifier) -> int:
     except AudioError as error:
         print(f"audiogender: {error}", file=sys.stderr)
         return 1
-    rows = [s.to_dict() for s in timeline.segments]
-    totals = timeline.speaking_seconds()
     if args.format == "json":
-        text = json.dumps({"path": timeline.path, "duration_seconds": timeline.duration_seconds, "segments": rows,
-                           "speaking_seconds": totals}, indent=2) + "\n"  # fmt: skip
+        text = json.dumps(timeline.to_dict(), indent=2) + "\n"
     else:
-        text = format_rows(rows, SEGMENT_FIELDS, args.format)
+        totals = timeline.speaking_seconds()
+        text = format_rows([s.to_dict() for s in timeline.segments], SEGMENT_FIELDS, args.format)
         if args.format == "table":
             text += f"\nspeaking time: female {totals['female']:.1f} s, male {totals['male']:.1f} s, uncertain {totals['uncertain']:.1f} s of {timeline.duration_seconds:.1f} s\n"
     emit(text, args.output)
@@ -200,7 +200,7 @@ def check_cluster(args) -> None:
         args.ray = "local"
     if args.ray and importlib.util.find_spec("ray") is None:
         raise ValueError("--ray needs Ray: pip install 'audiogender[cluster]'")
-    if args.ray and args.output and args.output.endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
+    if args.output and args.output.endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
         raise ValueError("a .parquet output needs pyarrow: pip install 'audiogender[cluster]'")
 
 

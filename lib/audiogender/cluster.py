@@ -7,27 +7,25 @@ file and turn its voiced pieces into window features (:func:`prepare_file`, the 
 ONNX Runtime session, judge the windows of many files at once (:class:`WindowJudge`,
 the same ``answer`` as on one machine). So the rows are those ``audiogender predict``
 gives, in the order of the files; a file that cannot be read gets its error row and
-the rest go on. Results are written as CSV or Parquet whole, or not at all.
+the rest go on. The command line writes them as any output is written: whole, or not at all.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import io
 import os
 import pickle
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
 from .audio import AudioError, stream_audio
-from .files import atomic_file
-from .predict import UNCERTAIN_BAND, Prediction, answer, load_model
+from .predict import PREDICTION_FIELDS, UNCERTAIN_BAND, Prediction, answer, load_model
 from .scheduler import Tally
 from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
 from .windows import voiced_blocks
 
-FIELDS = ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
 FILES_PER_TASK = 16  # files one read task decodes before handing them on
 FILES_PER_BATCH = 32  # files whose windows an actor judges in one go
 
@@ -63,7 +61,7 @@ class WindowJudge:
                 tally.add(block, outputs[used : used + len(block.features)])
                 used += len(block.features)
             rows.append(answer(tally, self.model.network.pooled_log_odds, self.model.uncertain_band).prediction.to_dict())
-        return {field: np.array([row[field] for row in rows], dtype=object) for field in FIELDS}
+        return {field: np.array([row[field] for row in rows], dtype=object) for field in PREDICTION_FIELDS}
 
 
 def predict_on_ray(
@@ -87,10 +85,7 @@ def predict_on_ray(
     paths = [str(p) for p in paths]
     if not paths:
         return []
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
+    with ray_session(address):
         features = load_model(model).features  # what the readers must prepare: the model's windows and features
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # rows come back in the order of the files
@@ -102,7 +97,19 @@ def predict_on_ray(
             WindowJudge, fn_constructor_kwargs={"model": model, "uncertain_band": tuple(uncertain_band)},
             batch_size=FILES_PER_BATCH, concurrency=actors, batch_format="numpy",
         )  # fmt: skip
-        return [{field: _plain(row[field]) for field in FIELDS} for row in judged.iter_rows()]
+        return [{field: _plain(row[field]) for field in PREDICTION_FIELDS} for row in judged.iter_rows()]
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None):
+    """Ray, connected to the cluster at ``address`` (None: a local one started here) unless already running; shut down after if started here."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
     finally:
         if started_here:
             ray.shutdown()
@@ -115,20 +122,13 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def write_rows(rows: list[dict], path: str | os.PathLike) -> None:
-    """The rows as Parquet (a ``.parquet`` path) or CSV, written whole or not at all."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def parquet_bytes(rows: list[dict]) -> bytes:
+    """The rows as a Parquet file's bytes (``files.write_output`` writes them whole)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("label", pa.string()), ("p_female", pa.float64()),
-                                                             ("speech_seconds", pa.float64()), ("duration_seconds", pa.float64()), ("error", pa.string())]))  # fmt: skip
-        with atomic_file(path, "wb") as f:
-            pq.write_table(table, f)
-        return
-    with atomic_file(path, "w") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
+    types = {"path": pa.string(), "label": pa.string(), "error": pa.string()}
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(name, types.get(name, pa.float64())) for name in PREDICTION_FIELDS]))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

@@ -65,12 +65,13 @@ def check_output(path: str | os.PathLike) -> None:
         raise OutputError(f"{path}: cannot be written in {folder} (permission denied)")
 
 
-def write_output(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all; a pipe or device is written through, a link's target is replaced."""
+def write_output(path: str | os.PathLike, content: str | bytes) -> None:
+    """Write ``content`` (text, or bytes) to ``path`` whole or not at all; a pipe or device is written through, a link's target is replaced."""
     real = os.path.realpath(path)
+    mode = "wb" if isinstance(content, bytes) else "w"
     if _is_regular_or_new(real):
-        with atomic_file(real) as f:
-            f.write(text)
+        with atomic_file(real, mode) as f:
+            f.write(content)
     else:
-        with open(real, "w") as f:
-            f.write(text)
+        with open(real, mode) as f:
+            f.write(content)

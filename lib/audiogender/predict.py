@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,9 @@ class Prediction:
         return cls(str(path), None, None, None, None, reason)
 
 
+PREDICTION_FIELDS = [f.name for f in fields(Prediction)]  # a row of predict's output: path, label, p_female, ..., error
+
+
 @dataclass
 class Segment:
     """One voiced stretch of a recording: seconds from the start, its label and p(female)."""
@@ -92,6 +95,11 @@ class Timeline:
         for segment in self.segments:
             totals[segment.label] += segment.end - segment.start
         return {label: round(float(seconds), 2) for label, seconds in totals.items()}
+
+    def to_dict(self) -> dict:
+        """What ``audiogender segment --format json`` prints: the stretches and the speaking time."""
+        return {"path": self.path, "duration_seconds": self.duration_seconds, "segments": [s.to_dict() for s in self.segments],
+                "speaking_seconds": self.speaking_seconds()}  # fmt: skip
 
 
 def label_for(p_female: float, uncertain_band: tuple[float, float] = UNCERTAIN_BAND) -> str:

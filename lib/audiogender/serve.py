@@ -51,8 +51,7 @@ class Limits:
 
 def timeline_dict(name: str, timeline: Timeline) -> dict:
     """What ``POST /segment`` answers: the recording's answer, its voiced stretches and the speaking time."""
-    return {**timeline.prediction.to_dict(), "path": name, "segments": [s.to_dict() for s in timeline.segments],
-            "speaking_seconds": timeline.speaking_seconds()}  # fmt: skip
+    return {**timeline.prediction.to_dict(), **timeline.to_dict(), "path": name}
 
 
 def client_name(filename: str | None, index: int) -> str:

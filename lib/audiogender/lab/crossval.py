@@ -218,12 +218,17 @@ def reused_predictions(folder: str | os.PathLike, clips: pd.DataFrame, splits: l
     earlier = json.loads((folder / "splits.json").read_text())["splits"]
     if earlier != splits:
         raise ValueError(f"{folder}: its folds are not this run's (other corpora, protocol, n_folds or random_state); run every method afresh")
-    table = pd.read_csv(next(folder.glob("predictions.csv*")), dtype={"speaker": str})  # .csv, or .csv.gz as published
+    table = _saved_predictions(folder)
     table = table[~table["method"].isin(list(exclude))]
     for method, rows in table.groupby("method"):
         if sorted(rows["path"]) != sorted(_paths(clips)):
             raise ValueError(f"{folder}: {method!r} was run on other clips")
     return table.assign(reused_from=folder.name)
+
+
+def _saved_predictions(folder: Path) -> pd.DataFrame:
+    """A saved run's predictions: ``predictions.csv``, or ``.csv.gz`` as published."""
+    return pd.read_csv(next(folder.glob("predictions.csv*")), dtype={"speaker": str})
 
 
 def publish(folder: str | os.PathLike, to: str | os.PathLike) -> Path:
@@ -243,7 +248,7 @@ def publish(folder: str | os.PathLike, to: str | os.PathLike) -> Path:
 def load_crossval(folder: str | os.PathLike) -> CrossValidation:
     """A saved or published cross-validation, from its predictions, splits and settings: re-scored, not retrained."""
     folder = Path(folder)
-    predictions = pd.read_csv(next(folder.glob("predictions.csv*")), dtype={"speaker": str})
+    predictions = _saved_predictions(folder)
     splits = json.loads((folder / "splits.json").read_text())
     settings = yaml.safe_load((folder / "settings.yml").read_text())
     return CrossValidation(predictions, splits["splits"], splits.get("protocol", "speakers"), splits.get("groups", []),

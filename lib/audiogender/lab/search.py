@@ -147,19 +147,14 @@ def _parallel(backend: str, threads: int, ray_address: str | None = None):
         return
     if backend != "ray":
         raise ValueError(f"backend is 'loky' or 'ray', not {backend!r}")
-    import ray
     from ray.util.joblib import register_ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
+    from ..cluster import ray_session
+
+    with ray_session(ray_address):
         register_ray()
         with joblib.parallel_config(backend="ray"):
             yield
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def results_frame(cv_results: dict, grid: dict) -> pd.DataFrame:
