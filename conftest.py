@@ -51,6 +51,12 @@ def parameterized(notebook: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.suffix == ".ipynb":  # a notebook trains and evaluates: minutes, not seconds
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path, parent):
     collectors = yield

@@ -28,13 +28,14 @@ def trimmed(rows: list[dict], folder: Path, rate: int) -> list[dict]:
     import soxr
 
     from audiogender import load_audio
+    from audiogender.settings import Settings
     from audiogender.vad import speech_regions
     from audiogender.windows import level_for_detection
 
     out = []
     for i, row in enumerate(rows):
         audio = load_audio(row["path"])
-        regions = speech_regions(level_for_detection(audio)[0])
+        regions = speech_regions(level_for_detection(audio)[0], Settings().vad_threshold, Settings().min_speech_seconds)
         if not regions:
             continue
         piece = audio[regions[0][0] : regions[-1][1]]

@@ -29,7 +29,7 @@ from predict_speed import ROOT, make_clips, voices  # noqa: E402
 def api(paths: list[Path], clients: int, model: str) -> None:
     import httpx
 
-    from test_serve import start_server
+    from helpers import start_server
 
     server, url = start_server("--model", model)
     try:

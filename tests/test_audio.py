@@ -10,13 +10,11 @@ from audiogender.audio import (
     load_audio,
     loud_level,
     normalize_level,
-    pad_or_trim,
-    prepare_clip,
     remove_dc,
     stream_audio,
 )
 from audiogender.paths import find_audio_files
-from helpers import SAMPLES, SHARED, harmonic_tone
+from helpers import SAMPLES, SHARED, encode, harmonic_tone
 
 
 @pytest.mark.parametrize(
@@ -76,15 +74,6 @@ def test_silence_is_left_silent():
     assert np.array_equal(normalize_level(silence), silence)
 
 
-def test_pad_or_trim_pads_short_clips_and_keeps_the_loudest_second():
-    short = harmonic_tone(150, 0.4)
-    assert pad_or_trim(short).size == N_SAMPLES
-    long = np.concatenate([np.zeros(2 * N_SAMPLES, np.float32), harmonic_tone(150, 1.0), np.zeros(N_SAMPLES, np.float32)])
-    kept = pad_or_trim(long)
-    assert kept.size == N_SAMPLES and loud_level(kept) > 0.9 * loud_level(harmonic_tone(150))
-    assert prepare_clip(long).size == N_SAMPLES
-
-
 def test_find_audio_files_walks_folders_and_keeps_named_files(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.wav", "a/b/y.FLAC", "a/notes.txt"):
@@ -116,40 +105,6 @@ def test_streaming_names_bad_files_too(tmp_path, make, reason):
         list(stream_audio(path))
 
 
-def test_loudest_stretch_keeps_the_loud_seconds_of_a_long_waveform():
-    from audiogender.audio import loudest_stretch
-
-    quiet, loud = np.full(48_000, 0.01, np.float32), np.full(32_000, 0.5, np.float32)
-    audio = np.concatenate([quiet, loud, quiet])
-    kept = loudest_stretch(audio, 2.0)
-    assert kept.size == 32_000 and np.all(kept == 0.5)
-    assert loudest_stretch(loud, 5.0) is loud
-
-
-def _encode(path, audio, codec, container, layout="mono", rate=48_000, video=False):
-    """Write ``audio`` (16 kHz) with FFmpeg's ``codec`` in a ``container``, as a phone or a browser would; with ``video``, beside a few frames of video."""
-    from fractions import Fraction
-
-    import av
-    import soxr
-
-    data = np.tile(soxr.resample(audio, SAMPLE_RATE, rate)[None], (2 if layout == "stereo" else 1, 1)).astype(np.float32)
-    with av.open(str(path), "w", format=container) as out:
-        picture = out.add_stream("mpeg4", rate=10) if video else None  # every stream is added before the first is written
-        sound = out.add_stream(codec, rate=rate, layout=layout)
-        if picture is not None:
-            picture.width, picture.height, picture.pix_fmt = 64, 48, "yuv420p"
-            for k in range(10):
-                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * k, np.uint8), format="rgb24").reformat(format="yuv420p")
-                frame.pts, frame.time_base = k, Fraction(1, 10)
-                out.mux(picture.encode(frame))
-            out.mux(picture.encode(None))
-        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=layout)
-        frame.rate = rate
-        out.mux(sound.encode(frame))
-        out.mux(sound.encode(None))
-
-
 @pytest.mark.parametrize(
     "name, codec, container, layout, video",
     [
@@ -160,7 +115,7 @@ def _encode(path, audio, codec, container, layout="mono", rate=48_000, video=Fal
 )
 def test_formats_libsndfile_cannot_read_are_decoded_by_ffmpeg(tmp_path, name, codec, container, layout, video):
     voice = load_audio(SAMPLES / "cmu_arctic_us_axb_a0004.wav")
-    _encode(tmp_path / name, voice, codec, container, layout, video=video)
+    encode(tmp_path / name, voice, codec, container, layout, video=video)
     audio = load_audio(tmp_path / name)
     assert audio.size == pytest.approx(voice.size, abs=0.05 * SAMPLE_RATE)  # codecs add a few ms of priming
     assert loud_level(audio) == pytest.approx(loud_level(voice), rel=0.2)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from audiogender.cli import main
-from helpers import SAMPLES
+from helpers import SAMPLES, encode
 
 
 def run(capsys, *argv):
@@ -158,7 +158,7 @@ def test_output_to_a_pipe_is_written_through(tmp_path):
 def test_an_output_that_cannot_be_written_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
     import audiogender.cli as cli
 
-    monkeypatch.setattr(cli, "load", lambda args: pytest.fail("the model was loaded: work began"))
+    monkeypatch.setattr(cli, "load", lambda *args: pytest.fail("the model was loaded: work began"))
     with pytest.raises(SystemExit) as stop:
         main(["predict", str(VOICE), "--output", str(tmp_path)])
     assert stop.value.code == 2 and "is a directory" in capsys.readouterr().err
@@ -237,10 +237,9 @@ def test_folders_that_cannot_be_listed_get_a_row_and_m4a_files_are_found(capsys,
     import shutil
 
     from audiogender import load_audio
-    from test_audio import _encode
 
     (tmp_path / "locked").mkdir()
-    _encode(tmp_path / "memo.m4a", load_audio(VOICE), "aac", "mp4")
+    encode(tmp_path / "memo.m4a", load_audio(VOICE), "aac", "mp4")
     real_scandir = os.scandir
 
     def scandir(path="."):

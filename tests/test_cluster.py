@@ -11,6 +11,7 @@ from helpers import AUDIOMNIST_SAMPLE, SAMPLES
 
 pytest.importorskip("ray")
 pyarrow = pytest.importorskip("pyarrow")
+pytestmark = pytest.mark.slow  # a local Ray takes seconds to start, and 377 files to classify
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ import pytest
 import scipy.fft
 import scipy.signal
 
-from audiogender.audio import N_FRAMES, load_audio, prepare_clip
+from audiogender.audio import N_FRAMES, load_audio
 from audiogender.features import FeatureConfig, compute_features, mel_filters, mfcc, pre_emphasis
+from audiogender.lab.clips import prepare_clip
 from helpers import SAMPLES
 
 

@@ -3,12 +3,14 @@
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from audiogender import load_audio
 from audiogender.cli import main
-from helpers import SAMPLES
-from test_audio import _encode
+from helpers import SAMPLES, encode
+
+pytestmark = pytest.mark.slow
 
 
 def _originals(folder) -> dict[str, bytes]:
@@ -17,7 +19,7 @@ def _originals(folder) -> dict[str, bytes]:
     sf.write(folder / "o.wav", voice, 16_000, subtype="PCM_16")
     sf.write(folder / "o.flac", voice, 16_000)
     (folder / "o.mp3").write_bytes((SAMPLES / "p260_00000.mp3").read_bytes())
-    _encode(folder / "o.m4a", voice, "aac", "mp4")
+    encode(folder / "o.m4a", voice, "aac", "mp4")
     return {name: (folder / name).read_bytes() for name in ("o.wav", "o.flac", "o.mp3", "o.m4a")}
 
 

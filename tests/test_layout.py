@@ -42,3 +42,40 @@ def test_the_lab_is_a_folder_of_its_own():
     lab = {p.stem for p in (PACKAGE / "lab").glob("*.py")}
     assert {"recipes", "networks", "datasets", "train", "splits", "crossval", "search", "evaluate", "augment"} <= lab
     assert not lab & {p.stem for p in PRODUCT} - {"__init__", "__main__"}  # no module name means two things
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The ``audiogender`` modules a file imports anywhere in it (inside functions too), relative imports resolved."""
+    parts = ["audiogender", *path.relative_to(PACKAGE).with_suffix("").parts]
+    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) if node.level else node.module
+            modules |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    known = {_name(p) for p in PACKAGE.rglob("*.py")}
+    return {m for m in modules if m in known} - {_name(path)}
+
+
+def _name(path: Path) -> str:
+    return ".".join(["audiogender", *path.relative_to(PACKAGE).with_suffix("").parts]).removesuffix(".__init__")
+
+
+def test_no_two_modules_import_each_other_even_inside_a_function():
+    imports = {_name(p): _module_imports(p) for p in PACKAGE.rglob("*.py")}
+    assert imports["audiogender.lab.head"] >= {"audiogender.lab.embeddings", "audiogender.lab.ge2e"}  # the resolver sees relative imports
+    pairs = sorted({tuple(sorted((a, b))) for a, used in imports.items() for b in used if a in imports.get(b, ()) and not {a, b} & {"audiogender", "audiogender.lab"}})
+    assert not pairs, pairs
+
+
+def test_no_notebook_defines_a_function_logic_lives_in_the_library():
+    import json
+
+    for notebook in sorted((PACKAGE.parents[1] / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                tree = ast.parse("".join(cell["source"]).replace("%", "#"))
+                defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+                assert not defined, f"{notebook.name} defines {defined}"

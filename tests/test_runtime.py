@@ -4,18 +4,21 @@ import sys
 import pytest
 
 import audiogender
-from audiogender.predict import DEFAULT_MODEL, shipped_model_path
-from audiogender.runtime import ModelError, OnnxNetwork, load_network
+from audiogender.predict import shipped_model_path
+from audiogender.runtime import CnnNetwork, EncoderNetwork, ModelError, Network, load_network
+from audiogender.shipped import DEFAULT_MODEL
 from helpers import SAMPLES
 
 
 def test_the_shipped_models_are_onnx_files_that_describe_themselves():
     network = audiogender.load_model(kind="cnn").network
-    assert isinstance(network, OnnxNetwork) and network.path == shipped_model_path("cnn") and network.features.kind == "logmel"
-    assert network.source_sha256 and network.device == "cpu"
+    assert isinstance(network, CnnNetwork) and network.path == shipped_model_path("cnn") and network.features.kind == "logmel"
+    assert network.source_sha256 and network.device == "cpu" and "cnn.onnx" in network.describe()
     default = audiogender.load_model().network  # the encoder: a head that names the encoder beneath it
-    assert default.path == shipped_model_path(DEFAULT_MODEL) == shipped_model_path("encoder") and default.features.kind == "mel"
-    assert default.encoder.path.name == "ge2e.onnx" and default.source_sha256 and default.meta["recipe"]["name"] == "encoder"
+    assert isinstance(default, EncoderNetwork) and default.path == shipped_model_path(DEFAULT_MODEL) == shipped_model_path("encoder")
+    assert default.features.kind == "mel" and default.encoder.path.name == "ge2e.onnx" and default.source_sha256
+    assert default.meta["recipe"]["name"] == "encoder" and "ge2e.onnx" in default.describe()
+    assert isinstance(network, Network) and isinstance(default, Network)  # both meet the protocol prediction needs
 
 
 def test_a_model_is_named_by_its_onnx_file_its_checkpoint_or_its_run_folder(tmp_path):

@@ -2,8 +2,6 @@
 
 import io
 import socket
-import subprocess
-import sys
 import threading
 import time
 import wave
@@ -13,36 +11,12 @@ import numpy as np
 import pytest
 
 import audiogender
-from helpers import SAMPLES
+from helpers import SAMPLES, start_server
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 FILES = ["p240_00000.mp3", "cmu_arctic_us_aew_a0001.wav", "198-209-0000.ogg", "456440__inspectorj__bird-whistling-robin-single-13.ogg"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(*options: str) -> tuple[subprocess.Popen, str]:
-    """``audiogender serve`` in its own process; returns it and its address once /health answers."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "audiogender", "serve", "--port", str(port), *options],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode())
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the server did not start")
 
 
 @pytest.fixture(scope="module")

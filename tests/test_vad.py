@@ -2,9 +2,12 @@ import numpy as np
 import pytest
 
 from audiogender import load_audio
+from audiogender.settings import Settings
 from audiogender.vad import CHUNK, regions_from_probabilities, short_clip_regions, speech_probabilities, speech_regions
 from audiogender.windows import level_for_detection
 from helpers import SAMPLES, harmonic_tone
+
+DETECTOR = (Settings().vad_threshold, Settings().min_speech_seconds)  # the voice detector's settings by default
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +46,11 @@ def test_stretches_follow_silero_rules(case, speech):
 
 
 def test_speech_is_found_and_a_buzz_is_not(speech):
-    regions = speech_regions(speech)
+    regions = speech_regions(speech, *DETECTOR)
     assert regions and sum(e - s for s, e in regions) > 0.5 * speech.size
     assert all(0 <= s < e <= speech.size for s, e in regions)
-    assert speech_regions(harmonic_tone(150, 2.0)) == []
-    assert speech_regions(np.zeros(100, np.float32)) == []
+    assert speech_regions(harmonic_tone(150, 2.0), *DETECTOR) == []
+    assert speech_regions(np.zeros(100, np.float32), *DETECTOR) == []
 
 
 def tight_words(speech: np.ndarray, seconds: float = 0.2) -> list[np.ndarray]:
@@ -63,8 +66,8 @@ def test_a_word_cut_tight_is_heard_at_16_and_8_khz(speech):
     for word in words:
         for clip in (word, soxr.resample(soxr.resample(word, 16_000, 8_000), 8_000, 16_000)):
             clip = level_for_detection(clip.astype(np.float32))[0]
-            assert speech_regions(clip) == []  # too short for Silero alone, heard without context
-            found = short_clip_regions(clip)
+            assert speech_regions(clip, *DETECTOR) == []  # too short for Silero alone, heard without context
+            found = short_clip_regions(clip, *DETECTOR)
             assert found and sum(e - s for s, e in found) >= 0.06 * 16_000 and all(0 <= s < e <= clip.size for s, e in found)
 
 
@@ -82,4 +85,4 @@ def test_short_clips_of_noise_tones_clicks_and_silence_hold_no_speech(seconds):
     }  # fmt: skip
     for name, signal in signals.items():
         clip, has_signal = level_for_detection(np.asarray(signal, np.float32))
-        assert not has_signal or short_clip_regions(clip) == [], name
+        assert not has_signal or short_clip_regions(clip, *DETECTOR) == [], name

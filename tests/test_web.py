@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 import audiogender
-from helpers import SAMPLES
-from test_serve import start_server
+from helpers import SAMPLES, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and shutil.which("chromedriver")), reason="chromium and chromedriver are not installed (make browser)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM and shutil.which("chromedriver")), reason="chromium and chromedriver are not installed (make browser)")]
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """Reading audio: any file libsndfile or FFmpeg reads, as mono float32 at the model's rate.
 
-Every recording passes through the same three steps before features are taken:
-remove the DC offset (``audiomnist-az`` clips sit near -0.085, which makes silence
-look loud), normalise the level (levels in the wild vary tenfold, and a model that
-sees only training-like levels learns loudness), and fit the clip to one second.
+Every recording is read in blocks (``stream_audio``), so memory does not grow with
+its length, down-mixed and resampled to the one rate the networks hear. Before
+features are taken, a waveform loses its DC offset (``audiomnist-az`` clips sit near
+-0.085, which makes silence look loud) and is set to a normal level (levels in the
+wild vary tenfold, and a model that sees only training-like levels learns loudness).
 """
 
 from __future__ import annotations
@@ -191,37 +192,6 @@ def normalize_level(
     return (audio * (target_rms / level)).astype(np.float32, copy=False)
 
 
-def loudest_window(audio: np.ndarray, length: int = N_SAMPLES, hop: int = N_SAMPLES // 10) -> int:
-    """Start of the ``length``-sample window with the most energy."""
-    if audio.size <= length:
-        return 0
-    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
-    starts = np.arange(0, audio.size - length + 1, hop)
-    return int(starts[np.argmax(energy[starts + length] - energy[starts])])
-
-
-def loudest_stretch(audio: np.ndarray, seconds: float) -> np.ndarray:
-    """The loudest ``seconds`` of a waveform, in whole-second steps (all of it, if shorter)."""
-    length = int(seconds * SAMPLE_RATE)
-    if audio.size <= length:
-        return audio
-    start = loudest_window(audio, length, hop=SAMPLE_RATE)
-    return audio[start : start + length]
-
-
-def pad_or_trim(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
-    """Fit ``audio`` to ``length`` samples: zero-pad the end, or keep the loudest window."""
-    if audio.size >= length:
-        start = loudest_window(audio, length)
-        return audio[start : start + length]
-    return np.pad(audio, (0, length - audio.size))
-
-
 def prepare(audio: np.ndarray) -> np.ndarray:
     """DC removal then level normalisation: what every waveform gets before features."""
     return normalize_level(remove_dc(np.asarray(audio, dtype=np.float32)))
-
-
-def prepare_clip(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
-    """:func:`prepare`, then fit to one clip: the training examples' waveform."""
-    return pad_or_trim(prepare(audio), length)

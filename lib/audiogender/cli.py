@@ -22,12 +22,11 @@ from tqdm import tqdm
 from .audio import AudioError
 from .files import OutputError, check_output, write_output
 from .paths import name_files
-from .predict import DEFAULT_MODEL, PREDICTION_FIELDS, SHIPPED_MODELS, UNCERTAIN_BAND, GenderClassifier, Prediction, load_model
+from .predict import PREDICTION_FIELDS, SEGMENT_FIELDS, GenderClassifier, Prediction, load_model
 from .runtime import DEVICES, ModelError
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
+from .settings import Limits, Settings, options
+from .shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
-FIELDS = PREDICTION_FIELDS
-SEGMENT_FIELDS = ["start", "end", "label", "p_female"]
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -42,6 +41,30 @@ def _number(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    """A whole number, or a usage error."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def add_options(parser: argparse.ArgumentParser, settings_class) -> None:
+    """The options of a settings class (:func:`settings.options`), each with its field's default, flag and help."""
+    for f in options(settings_class):
+        default = f.default
+        nargs = len(default) if isinstance(default, tuple) else None
+        kind = _whole if isinstance(default, int) and not isinstance(default, bool) else _number
+        shown = " ".join(map(str, default)) if nargs else default
+        parser.add_argument(f.metadata["flag"], dest=f.name, type=kind, nargs=nargs, default=default, metavar=f.metadata["metavar"],
+                            help=f"{f.metadata['help']} (default: {shown})")  # fmt: skip
+
+
+def chosen(args, settings_class):
+    """The settings object the command line's options make (ValueError, saying why, for values that make no sense)."""
+    return settings_class(**{f.name: getattr(args, f.name) for f in options(settings_class)})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiogender", description="Tell male from female voices in recordings.")
     common = argparse.ArgumentParser(add_help=False)
@@ -50,12 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or an exported one: a .onnx file, a .pt with its .onnx twin, or a run folder")  # fmt: skip
     common.add_argument("--device", choices=DEVICES, default="auto", help="where ONNX Runtime runs the network: auto uses a CUDA GPU "
                         "if onnxruntime-gpu sees one, else the CPU (default: %(default)s)")  # fmt: skip
-    common.add_argument("--min-speech", type=_number, default=MIN_SPEECH_SECONDS, metavar="SECONDS",
-                        help="less speech than this answers 'no voice' (default: %(default)s)")  # fmt: skip
-    common.add_argument("--vad-threshold", type=_number, default=VAD_THRESHOLD, metavar="P",
-                        help="voice activity detector's speech probability threshold, between 0 and 1 (default: %(default)s)")  # fmt: skip
-    common.add_argument("--uncertain", type=_number, nargs=2, default=UNCERTAIN_BAND, metavar=("LOW", "HIGH"),
-                        help="p_female strictly between LOW and HIGH answers 'uncertain' (default: %(default)s; 0.5 0.5 turns it off)")  # fmt: skip
+    add_options(common, Settings)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser(
         "predict", parents=[common], help="classify audio files",
@@ -80,12 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the web page (record or drop files) at / and the API (POST /predict, POST /segment, GET /health; described at /docs).",
     )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="(default: %(default)s; 0.0.0.0 serves every network)")
-    serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
-    serve.add_argument("--max-upload-mb", type=_number, default=50.0, metavar="MB", help="larger uploads answer 413 (default: %(default)s)")
-    serve.add_argument("--timeout", type=_number, default=120.0, metavar="SECONDS", help="a request's time limit, upload included (default: %(default)s)")
-    serve.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="requests classified at once (default: one per core, %(default)s)")
-    serve.add_argument("--queue-timeout", type=_number, default=10.0, metavar="SECONDS",
-                       help="how long a request waits for its turn before answering 503 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--port", type=_whole, default=8000, help="(default: %(default)s)")
+    add_options(serve, Limits)
     return parser
 
 
@@ -119,9 +133,8 @@ def emit(text: str, output: str | None) -> None:
         sys.stdout.flush()
 
 
-def load(args) -> GenderClassifier:
-    return load_model(args.model, device=args.device, vad_threshold=args.vad_threshold,
-                      min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
+def load(args, settings: Settings) -> GenderClassifier:
+    return load_model(args.model, device=args.device, settings=settings)
 
 
 def listed_paths(listing: str | None) -> list[str]:
@@ -135,16 +148,26 @@ def listed_paths(listing: str | None) -> list[str]:
         raise ValueError(f"--listing {listing}: cannot be read ({error.__class__.__name__}: {error})") from None
 
 
+def ray_target(args) -> tuple[str | None, list[str]]:
+    """(the Ray address, or None for no Ray; ``local`` for one started here, and the paths to classify).
+
+    ``--ray`` followed by a path, not an address, means a local Ray and that path classified.
+    """
+    if args.ray and os.path.exists(args.ray):
+        return "local", [args.ray, *args.paths]
+    return args.ray, list(args.paths)
+
+
 def predict_command(args, model: GenderClassifier) -> int:
-    named = [name_files(argument) for argument in args.paths]
+    address, arguments = ray_target(args)
+    named = [name_files(argument) for argument in arguments]
     files = [f for n in named for f in n.files] + listed_paths(args.listing)
     rows = [Prediction.failed(n.argument, "names no audio file").to_dict() for n in named if not n.files and not n.problems]
     rows += [Prediction.failed(path, reason).to_dict() for n in named for path, reason in n.problems]
-    if args.ray:
+    if address:
         from .cluster import predict_on_ray
 
-        rows += predict_on_ray(files, None if args.ray == "local" else args.ray, args.model, vad_threshold=args.vad_threshold,
-                               min_speech_seconds=args.min_speech, uncertain_band=tuple(args.uncertain))  # fmt: skip
+        rows += predict_on_ray(files, None if address == "local" else address, args.model, settings=model.settings)
     else:
         progress = tqdm(total=len(files), unit="file", disable=None if len(files) > 1 else True, file=sys.stderr)
         for prediction in model.predict_files(files):
@@ -156,7 +179,7 @@ def predict_command(args, model: GenderClassifier) -> int:
 
         write_output(args.output, parquet_bytes(rows))
     else:
-        emit(format_rows(rows, FIELDS, args.format), args.output)
+        emit(format_rows(rows, PREDICTION_FIELDS, args.format), args.output)
     return 1 if any(r["error"] for r in rows) else 0
 
 
@@ -178,41 +201,46 @@ def segment_command(args, model: GenderClassifier) -> int:
 
 
 def serve_command(args, model: GenderClassifier) -> int:
-    from .serve import Limits, serve
+    from .serve import serve
 
-    if args.output:
-        raise ValueError("serve writes no output file")
-    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), request_seconds=args.timeout,
-                    concurrency=args.concurrency, queue_seconds=args.queue_timeout)  # fmt: skip
-    serve(model, args.host, args.port, limits, model_name=args.model or DEFAULT_MODEL)
+    serve(model, args.host, args.port, chosen(args, Limits), model_name=args.model or DEFAULT_MODEL)
     return 0
 
 
-def check_cluster(args) -> None:
-    """Refuse, before any work, what ``predict`` cannot do: nothing named, or Ray asked for but missing."""
+def check_inputs(args) -> None:
+    """Refuse, before any work, a ``predict`` that names nothing, or a listing that cannot be read."""
     if args.command != "predict":
         return
-    if not args.paths and not args.listing:
+    if not args.paths and not args.listing and not (args.ray and os.path.exists(args.ray)):
         raise ValueError("name audio files, folders or patterns, or --listing FILE")
     listed_paths(args.listing)
-    if args.ray and os.path.exists(args.ray):  # --ray followed by a path, not an address: a local Ray, and the path classified
-        args.paths.insert(0, args.ray)
-        args.ray = "local"
-    if args.ray and importlib.util.find_spec("ray") is None:
-        raise ValueError("--ray needs Ray: pip install 'audiogender[cluster]'")
-    if args.output and args.output.endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
-        raise ValueError("a .parquet output needs pyarrow: pip install 'audiogender[cluster]'")
+
+
+def check_extras(args) -> None:
+    """Refuse, before loading anything, what needs a package that is not installed: Ray, pyarrow, the server's."""
+    wanted = {}
+    if args.command == "predict" and ray_target(args)[0]:
+        wanted["ray"] = "--ray needs Ray: pip install 'audiogender[cluster]'"
+    if args.output and args.output.endswith(".parquet"):
+        wanted["pyarrow"] = "a .parquet output needs pyarrow: pip install 'audiogender[cluster]'"
+    if args.command == "serve":
+        missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(f"serve needs {', '.join(missing)}: pip install 'audiogender[serve]'")
+    for package, message in wanted.items():
+        if importlib.util.find_spec(package) is None:
+            raise ValueError(message)
 
 
 def check_serving(args) -> None:
-    """Refuse, before loading anything, a server that could not run: its packages missing, or a limit that is no limit."""
+    """Refuse a server that could not run: an output file it would never write, a port that is none, limits that are no limits."""
     if args.command != "serve":
         return
-    missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ValueError(f"serve needs {', '.join(missing)}: pip install 'audiogender[serve]'")
-    if not (args.max_upload_mb > 0 and args.timeout > 0 and args.concurrency >= 1 and args.queue_timeout >= 0 and 0 <= args.port < 65536):
-        raise ValueError("--max-upload-mb and --timeout must be positive, --concurrency at least 1, --queue-timeout 0 or more, --port 0-65535")
+    if args.output:
+        raise ValueError("serve writes no output file")
+    if not 0 <= args.port < 65536:
+        raise ValueError(f"--port must be 0-65535, not {args.port}")
+    chosen(args, Limits)
 
 
 def main(argv=None) -> int:
@@ -220,12 +248,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         try:
-            GenderClassifier.check_options(args.vad_threshold, args.min_speech, tuple(args.uncertain))
+            settings = chosen(args, Settings)
+            check_inputs(args)
             check_serving(args)
-            check_cluster(args)
+            check_extras(args)
             if args.output:
                 check_output(args.output)  # before the work, so no result is lost to a bad destination
-            model = load(args)
+            model = load(args, settings)
         except (ValueError, ModelError, OutputError) as error:
             parser.error(str(error))
         return {"predict": predict_command, "segment": segment_command, "serve": serve_command}[args.command](args, model)

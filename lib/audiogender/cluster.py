@@ -21,19 +21,19 @@ from collections.abc import Iterable
 import numpy as np
 
 from .audio import AudioError, stream_audio
-from .predict import PREDICTION_FIELDS, UNCERTAIN_BAND, Prediction, answer, load_model
-from .scheduler import Tally
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
+from .predict import PREDICTION_FIELDS, Prediction, load_model
+from .scheduler import Tally, judge_blocks
+from .settings import Settings
 from .windows import voiced_blocks
 
 FILES_PER_TASK = 16  # files one read task decodes before handing them on
 FILES_PER_BATCH = 32  # files whose windows an actor judges in one go
 
 
-def prepare_file(row: dict, features, vad_threshold: float, min_speech_seconds: float) -> dict:
+def prepare_file(row: dict, features, settings: Settings) -> dict:
     """A file's voiced blocks with their window features (pickled, as Ray passes them on), or the reason it cannot be read."""
     try:
-        blocks = list(voiced_blocks(stream_audio(row["path"]), features, vad_threshold, min_speech_seconds))
+        blocks = list(voiced_blocks(stream_audio(row["path"]), features, settings))
         return {"path": row["path"], "error": None, "blocks": pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL)}
     except AudioError as error:
         return {"path": row["path"], "error": error.reason, "blocks": b""}
@@ -42,25 +42,23 @@ def prepare_file(row: dict, features, vad_threshold: float, min_speech_seconds: 
 class WindowJudge:
     """A Ray actor: one model (one ONNX session), judging the prepared windows of a batch of files at once."""
 
-    def __init__(self, model: str | None, uncertain_band: tuple[float, float], threads: int = 1):
-        self.model = load_model(model, threads=threads, uncertain_band=uncertain_band)
+    def __init__(self, model: str | None, settings: Settings, threads: int = 1):
+        self.model = load_model(model, threads=threads, settings=settings)
 
     def __call__(self, batch: dict) -> dict:
         rows = []
         errors = [error if isinstance(error, str) and error else None for error in batch["error"]]  # Arrow may hand back None as NaN
         prepared = [(path, error, pickle.loads(blocks) if error is None else []) for path, error, blocks in zip(batch["path"], errors, batch["blocks"])]
-        features = [b.features for _, error, blocks in prepared if error is None for b in blocks]
-        outputs = self.model.window_outputs(np.concatenate(features)) if features else np.zeros((0, 0), np.float32)
-        used = 0
+        every_block = [block for _, _, blocks in prepared for block in blocks]
+        outputs = iter(judge_blocks(every_block, self.model.window_outputs))
         for path, error, blocks in prepared:
             if error is not None:
                 rows.append(Prediction.failed(path, error).to_dict())
                 continue
             tally = Tally(path)
             for block in blocks:
-                tally.add(block, outputs[used : used + len(block.features)])
-                used += len(block.features)
-            rows.append(answer(tally, self.model.network.pooled_log_odds, self.model.uncertain_band).prediction.to_dict())
+                tally.add(block, next(outputs))
+            rows.append(self.model.answer(tally).prediction.to_dict())
         return {field: np.array([row[field] for row in rows], dtype=object) for field in PREDICTION_FIELDS}
 
 
@@ -69,16 +67,14 @@ def predict_on_ray(
     address: str | None = None,
     model: str | None = None,
     actors: int | None = None,
-    vad_threshold: float = VAD_THRESHOLD,
-    min_speech_seconds: float = MIN_SPEECH_SECONDS,
-    uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
+    settings: Settings = Settings(),
 ) -> list[dict]:
     """Classify files on a Ray cluster: one row per file (as ``audiogender predict``), in their order.
 
     ``address`` is a running cluster's (``ray://host:10001``, ``host:6379`` or ``auto``);
     None starts a local Ray on this machine's cores. ``model`` is a shipped kind or a
     model file every node can read; ``actors`` the number of model actors (default: one
-    per two CPUs of the cluster).
+    per two CPUs of the cluster); ``settings`` as for :func:`audiogender.load_model`.
     """
     import ray
 
@@ -92,9 +88,9 @@ def predict_on_ray(
         context.enable_progress_bars = False
         actors = actors or max(1, int(ray.cluster_resources().get("CPU", 2)) // 2)
         dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=max(1, -(-len(paths) // FILES_PER_TASK)))
-        prepared = dataset.map(prepare_file, fn_kwargs={"features": features, "vad_threshold": vad_threshold, "min_speech_seconds": min_speech_seconds})
+        prepared = dataset.map(prepare_file, fn_kwargs={"features": features, "settings": settings})
         judged = prepared.map_batches(
-            WindowJudge, fn_constructor_kwargs={"model": model, "uncertain_band": tuple(uncertain_band)},
+            WindowJudge, fn_constructor_kwargs={"model": model, "settings": settings},
             batch_size=FILES_PER_BATCH, concurrency=actors, batch_format="numpy",
         )  # fmt: skip
         return [{field: _plain(row[field]) for field in PREDICTION_FIELDS} for row in judged.iter_rows()]

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from .audio import CLIP_SECONDS, HOP_LENGTH, N_FFT, SAMPLE_RATE
+from .shipped import MEL_FILTERS_FILE, asset_path
 
 PRE_EMPHASIS = 0.97
 N_MELS = 40
@@ -83,7 +83,7 @@ def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     (a test checks the stored copy against librosa); other sizes are built by
     :func:`slaney_mel_filters`, the same formula, without librosa.
     """
-    with np.load(resources.files("audiogender") / "assets" / "mel_filters.npz") as stored:
+    with np.load(asset_path(MEL_FILTERS_FILE)) as stored:
         if f"mel_{n_mels}" in stored:
             return stored[f"mel_{n_mels}"]
     return slaney_mel_filters(n_mels)

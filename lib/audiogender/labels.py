@@ -1,4 +1,4 @@
-"""The label convention, and the probability maths every part of the project shares.
+"""The labels an answer can have, and the probability maths every part of the project shares.
 
 Class 0 is male and class 1 is female, so a model's one number is p(female). Windows,
 recordings and speakers are pooled in log-odds, log(p / (1 - p)), never in
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 GENDERS = ("male", "female")  # class 0 and class 1
+UNCERTAIN = "uncertain"  # p(female) too close to 0.5 to call
+NO_VOICE = "no voice"  # too little speech to judge
 
 
 def labels(genders) -> np.ndarray:

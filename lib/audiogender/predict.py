@@ -2,7 +2,7 @@
 
 A recording is read a block (60 s) at a time, so memory does not grow with its
 length; each block's voiced pieces are cut into windows (``windows``), the network
-judges the windows, and :func:`answer` turns a recording's judged windows into its
+judges the windows, and :meth:`GenderClassifier.answer` turns a recording's judged windows into its
 timeline and its answer. A recording's p(female) comes from the mean over all its
 windows of the log-odds of female; a piece's from the mean over its own. Log-odds,
 not probabilities, because a mean of probabilities drifts towards 0.5 as a
@@ -15,6 +15,7 @@ Nothing here imports torch: the network is an ONNX file run by ONNX Runtime
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -23,18 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from .audio import BLOCK_SECONDS, SAMPLE_RATE, AudioError, stream_audio, to_model_rate
-from .labels import GENDERS, sigmoid
-from .runtime import EncoderNetwork, ModelError, OnnxNetwork, assets_path, load_network
+from .labels import GENDERS, NO_VOICE, UNCERTAIN, sigmoid
+from .runtime import ModelError, Network, load_network
 from .scheduler import BATCH_WINDOWS, Source, Tally, judge
-from .vad import MIN_SPEECH_SECONDS, VAD_THRESHOLD
+from .settings import Settings
+from .shipped import DEFAULT_MODEL, SHIPPED_MODELS, asset_path
 from .windows import VoicedBlock, voiced_blocks
-
-NO_VOICE = "no voice"
-UNCERTAIN = "uncertain"
-UNCERTAIN_BAND = (0.4, 0.6)  # p(female) strictly inside this band is too close to call
-# the models shipped in the package's assets, by kind: each an ONNX file, exported from the .pt beside it
-SHIPPED_MODELS = {"cnn": "cnn.onnx", "encoder": "encoder.onnx"}
-DEFAULT_MODEL = "encoder"  # what audiogender predict and load_model() use: 0.961 against the CNN's 0.901 leaving one corpus out (model card)
 
 
 @dataclass
@@ -79,6 +74,9 @@ class Segment:
         return asdict(self)
 
 
+SEGMENT_FIELDS = [f.name for f in fields(Segment)]  # a row of segment's output: start, end, label, p_female
+
+
 @dataclass
 class Timeline:
     """Who speaks when: the voiced stretches of a recording, the speaking time per label,
@@ -91,7 +89,7 @@ class Timeline:
 
     def speaking_seconds(self) -> dict[str, float]:
         """Seconds of speech per label (female, male, uncertain)."""
-        totals = {"female": 0.0, "male": 0.0, UNCERTAIN: 0.0}
+        totals = {GENDERS[1]: 0.0, GENDERS[0]: 0.0, UNCERTAIN: 0.0}
         for segment in self.segments:
             totals[segment.label] += segment.end - segment.start
         return {label: round(float(seconds), 2) for label, seconds in totals.items()}
@@ -100,33 +98,6 @@ class Timeline:
         """What ``audiogender segment --format json`` prints: the stretches and the speaking time."""
         return {"path": self.path, "duration_seconds": self.duration_seconds, "segments": [s.to_dict() for s in self.segments],
                 "speaking_seconds": self.speaking_seconds()}  # fmt: skip
-
-
-def label_for(p_female: float, uncertain_band: tuple[float, float] = UNCERTAIN_BAND) -> str:
-    """``female`` or ``male``, or ``uncertain`` strictly inside the uncertain band."""
-    low, high = uncertain_band
-    return UNCERTAIN if low < p_female < high else GENDERS[int(p_female >= 0.5)]
-
-
-def answer(tally: Tally, pooled_log_odds, uncertain_band: tuple[float, float] = UNCERTAIN_BAND) -> Timeline:
-    """A recording's timeline and answer from its judged windows: the one place windows become an answer.
-
-    ``pooled_log_odds`` judges a group of windows from their outputs (the CNN: the mean
-    of their log-odds; the encoder: its head on their mean embedding). Each piece is
-    one group, and the whole recording another. No windows: ``no voice``.
-    """
-    segments = []
-    for (start, end), outputs in zip(tally.pieces, tally.outputs):
-        p_female = float(sigmoid(pooled_log_odds(outputs)))
-        seconds = round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)
-        segments.append(Segment(*seconds, label_for(p_female, uncertain_band), round(p_female, 4)))
-    duration, speech = round(tally.samples / SAMPLE_RATE, 3), round(tally.speech_seconds, 3)
-    if not tally.outputs:
-        prediction = Prediction(tally.name, NO_VOICE, None, speech, duration)
-    else:
-        p_female = float(sigmoid(pooled_log_odds(np.concatenate(tally.outputs))))
-        prediction = Prediction(tally.name, label_for(p_female, uncertain_band), round(p_female, 4), speech, duration)
-    return Timeline(tally.name, duration, segments, prediction)
 
 
 def file_source(path: str | os.PathLike) -> Source:
@@ -144,58 +115,45 @@ def array_source(samples, sample_rate: int | None = None) -> Source:
 class GenderClassifier:
     """A trained network with voice detection and the rules for answering: what :func:`load_model` returns.
 
-    ``network`` is anything with ``features`` (a :class:`features.FeatureConfig`),
-    ``outputs(features)`` (what is kept of each window), ``pooled_log_odds(outputs)``
-    (a group of windows judged) and ``log_odds(features)`` (each window judged alone):
-    an :class:`runtime.OnnxNetwork` (a CNN) or :class:`runtime.EncoderNetwork` here,
-    or, in the lab, a network being evaluated.
+    ``network`` is any :class:`runtime.Network`: a CNN or a head on the speaker
+    encoder run by ONNX Runtime, or, in the lab, a network being evaluated.
+    ``settings`` (:class:`settings.Settings`) set the voice detector and the uncertain band.
     """
 
-    classes = GENDERS
-
-    def __init__(
-        self,
-        network,
-        vad_threshold: float = VAD_THRESHOLD,
-        min_speech_seconds: float = MIN_SPEECH_SECONDS,
-        uncertain_band: tuple[float, float] = UNCERTAIN_BAND,
-    ):
-        self.check_options(vad_threshold, min_speech_seconds, uncertain_band)
+    def __init__(self, network: Network, settings: Settings = Settings()):
         self.network = network
+        self.settings = settings
         self.features = network.features
-        self.meta = getattr(network, "meta", {})
-        self.vad_threshold = vad_threshold
-        self.min_speech_seconds = min_speech_seconds
-        self.uncertain_band = tuple(uncertain_band)
-
-    @staticmethod
-    def check_options(vad_threshold: float, min_speech_seconds: float, uncertain_band: tuple[float, float]) -> None:
-        """Raise ValueError, saying which and why, for settings that would make every answer wrong or meaningless."""
-        if not 0 < vad_threshold < 1:  # NaN fails this too
-            raise ValueError(f"the voice detector's threshold is a probability between 0 and 1, not {vad_threshold}")
-        if not 0 <= min_speech_seconds < float("inf"):
-            raise ValueError(f"the minimum of speech is a number of seconds, 0 or more, not {min_speech_seconds}")
-        low, high = uncertain_band
-        if not 0 <= low <= high <= 1:
-            raise ValueError(f"the uncertain band is LOW HIGH with 0 <= LOW <= HIGH <= 1, not {low} {high}")
-
-    def label(self, p_female: float) -> str:
-        """``female`` or ``male``, or ``uncertain`` strictly inside this classifier's uncertain band."""
-        return label_for(p_female, self.uncertain_band)
-
-    def log_odds_features(self, features: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
-        """Calibrated log(p(female) / p(male)) of each window's features, judged alone (windows x frames x width)."""
-        out = [self.network.log_odds(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
-        return np.concatenate(out) if out else np.zeros(0)
+        self.meta = network.meta
 
     def window_outputs(self, features: np.ndarray, batch_size: int = BATCH_WINDOWS) -> np.ndarray:
         """What the network keeps of each window until its group is judged (log-odds, or embeddings), a row each."""
-        out = [self.network.outputs(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
+        out = [self.network.window_outputs(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def voiced(self, blocks) -> Iterator[VoicedBlock]:
         """A recording's 16 kHz blocks as voiced pieces and window features, with this classifier's detector settings."""
-        return voiced_blocks(blocks, self.features, self.vad_threshold, self.min_speech_seconds)
+        return voiced_blocks(blocks, self.features, self.settings)
+
+    def answer(self, tally: Tally) -> Timeline:
+        """A recording's timeline and answer from its judged windows: the one place windows become an answer.
+
+        Each piece is one group of windows, judged by the network's pooled log-odds
+        (the CNN: the mean of their log-odds; the encoder: its head on their mean
+        embedding), and the whole recording another. No windows: ``no voice``.
+        """
+        segments = []
+        for (start, end), outputs in zip(tally.pieces, tally.outputs):
+            p_female = float(sigmoid(self.network.pooled_log_odds(outputs)))
+            seconds = round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)
+            segments.append(Segment(*seconds, self.settings.label_for(p_female), round(p_female, 4)))
+        duration, speech = round(tally.samples / SAMPLE_RATE, 3), round(tally.speech_seconds, 3)
+        if not tally.outputs:
+            prediction = Prediction(tally.name, NO_VOICE, None, speech, duration)
+        else:
+            p_female = float(sigmoid(self.network.pooled_log_odds(np.concatenate(tally.outputs))))
+            prediction = Prediction(tally.name, self.settings.label_for(p_female), round(p_female, 4), speech, duration)
+        return Timeline(tally.name, duration, segments, prediction)
 
     def predict(self, audio, sample_rate: int | None = None) -> Prediction:
         """Classify a file path, or an array of samples at ``sample_rate`` (default 16 kHz).
@@ -217,7 +175,7 @@ class GenderClassifier:
         (judged,) = self._judge([source], n_jobs=1)
         if judged.error is not None:
             raise AudioError(source.name, judged.error)
-        return answer(judged.tally, self.network.pooled_log_odds, self.uncertain_band)
+        return self.answer(judged.tally)
 
     def predict_files(self, paths, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
         """Classify files, yielding one Prediction per file, in order.
@@ -228,39 +186,45 @@ class GenderClassifier:
         the rest go on.
         """
         for judged in self._judge(map(file_source, paths), n_jobs, batch_windows):
-            if judged.error is not None:
-                yield Prediction.failed(judged.name, judged.error)
-            else:
-                yield answer(judged.tally, self.network.pooled_log_odds, self.uncertain_band).prediction
+            yield Prediction.failed(judged.name, judged.error) if judged.error is not None else self.answer(judged.tally).prediction
 
     def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
         return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows)
 
+    def __repr__(self) -> str:
+        return f"GenderClassifier({self.network.describe()})"
+
 
 def shipped_model_path(kind: str = DEFAULT_MODEL) -> Path:
-    """The ONNX file of a model that ships inside the package (``cnn`` or ``encoder``)."""
+    """The ONNX file of a model that ships inside the package (a key of :data:`shipped.SHIPPED_MODELS`)."""
     if kind not in SHIPPED_MODELS:
         raise ModelError(f"no shipped model of kind {kind!r}: use one of {', '.join(SHIPPED_MODELS)}, or a model file")
-    return assets_path(SHIPPED_MODELS[kind])
+    return asset_path(SHIPPED_MODELS[kind])
 
 
 def load_model(
-    path: str | os.PathLike | None = None, device: str = "auto", threads: int | None = None, kind: str | None = None, **options
+    path: str | os.PathLike | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    kind: str | None = None,
+    settings: Settings | None = None,
+    **changes,
 ) -> GenderClassifier:
     """Load a trained model: one shipped inside the package, or an exported one.
 
     ``kind`` names a shipped model (``cnn``: our small CNN; ``encoder``: a head on a
-    pretrained speaker encoder; None: :data:`DEFAULT_MODEL`); ``path`` is instead an
+    pretrained speaker encoder; None: :data:`shipped.DEFAULT_MODEL`); ``path`` is instead an
     ``.onnx`` file, a ``.pt`` checkpoint with its ONNX twin beside it, or a run folder
     (a shipped kind's name works there too). The network runs in ONNX Runtime, on
     ``device`` (``auto``: a CUDA GPU if onnxruntime-gpu sees one, else the CPU), with
-    ``threads`` intra-op threads (None: one per core). ``options`` (``vad_threshold``,
-    ``min_speech_seconds``, ``uncertain_band``) go to :class:`GenderClassifier`.
-    Raises :class:`runtime.ModelError` for a model that cannot be used.
+    ``threads`` intra-op threads (None: one per core). ``settings`` (default:
+    :class:`settings.Settings`'s defaults), and ``changes`` to any of its fields
+    (``vad_threshold``, ``min_speech_seconds``, ``uncertain_band``), set how it answers.
+    Raises :class:`runtime.ModelError` for a model that cannot be used, ValueError for settings that make no sense.
     """
     if path is not None and kind is not None:
         raise ValueError("give a model's path or a shipped kind, not both")
+    settings = dataclasses.replace(settings or Settings(), **changes)
     if path is None or str(path) in SHIPPED_MODELS:
         path = shipped_model_path(kind or (str(path) if path is not None else DEFAULT_MODEL))
-    network: OnnxNetwork | EncoderNetwork = load_network(path, threads, device)
-    return GenderClassifier(network, **options)
+    return GenderClassifier(load_network(path, threads, device), settings)

@@ -3,8 +3,14 @@
 ``import torch`` alone takes over a second and a half; ONNX Runtime imports in a
 third of that and runs these small networks faster on the CPU. Every network the
 lab trains is saved as ``X.pt`` with an ``X.onnx`` twin that records its feature
-settings and the SHA-256 of the ``.pt`` it came from (``lab.networks.export_onnx``),
-so a twin left behind by an older checkpoint is recognised and refused.
+settings and the SHA-256 of the ``.pt`` it came from (``lab.onnx_export``), so a
+twin left behind by an older checkpoint is recognised and refused.
+
+Two roles, kept apart: :class:`OnnxFile` is an ONNX file with its metadata (a session
+to run); a :class:`Network` is what prediction needs of a model, whatever runs it:
+:class:`CnnNetwork` judges each window (our CNNs), :class:`EncoderNetwork` embeds each
+window with a :class:`SpeakerEncoder` and judges a group of windows by their mean
+embedding. The lab scores torch networks behind the same :class:`Network` protocol.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .features import FeatureConfig
 from .labels import female_log_odds
+from .shipped import asset_path
 
 SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was exported from
 ENCODER_KEY = "encoder"  # ONNX metadata of a head: the encoder file beneath it
@@ -59,91 +68,138 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _open(model: str | os.PathLike | bytes, threads: int | None, device: str) -> tuple[object, dict, str]:
-    """(session, custom metadata, name) of an ONNX file or of its bytes; :class:`ModelError` if it is no model."""
-    name = "<in memory>" if isinstance(model, bytes) else str(model)
-    try:
-        session = onnx_session(model, threads, device)
-        metadata = session.get_modelmeta().custom_metadata_map
-        FeatureConfig(**json.loads(metadata["features"]))
-    except ModelError:
-        raise
-    except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
-        raise ModelError(f"{name}: not a model audiogender can run ({str(error).splitlines()[0]})") from None
-    return session, metadata, name
+class OnnxFile:
+    """An exported network and what its metadata says of it: the features it reads (``features``),
+    what it was trained on (``meta``) and the checkpoint it came from (``source_sha256``).
 
-
-class OnnxNetwork:
-    """An exported network that judges each window: feature matrices in, calibrated log-odds of female out (the CNNs).
-
-    The file describes itself: its metadata holds the features it reads (``features``),
-    what it was trained on (``meta``) and the checkpoint it came from. A group of
-    windows (a piece, a recording) is judged by the mean of their log-odds.
+    Raises :class:`ModelError` for a file that is no model audiogender can run.
     """
 
     def __init__(self, model: str | os.PathLike | bytes, threads: int | None = None, device: str = "cpu"):
-        self.session, self.metadata, name = _open(model, threads, device)
         self.path = None if isinstance(model, bytes) else Path(model)
-        self.name = Path(name).name
-        self.features = FeatureConfig(**json.loads(self.metadata["features"]))
+        self.name = "<in memory>" if self.path is None else self.path.name
+        try:
+            self.session = onnx_session(model, threads, device)
+            self.metadata = self.session.get_modelmeta().custom_metadata_map
+            self.features = FeatureConfig(**json.loads(self.metadata["features"]))
+        except ModelError:
+            raise
+        except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
+            raise ModelError(f"{self.path or self.name}: not a model audiogender can run ({str(error).splitlines()[0]})") from None
         self.meta = json.loads(self.metadata.get("meta", "{}"))
         self.source_sha256 = self.metadata.get(SOURCE_KEY)
         self.input_name = self.session.get_inputs()[0].name
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
 
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """The network's first output for a batch of inputs."""
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
+
+    def __repr__(self) -> str:
+        return f"OnnxFile({self.name!r})"
+
+
+@runtime_checkable
+class Network(Protocol):
+    """What prediction needs of a network: its features, an output for each window, and a group of windows judged.
+
+    ``window_outputs`` are what is kept of each window (a row each) until its group
+    (a piece of speech, a whole recording) is judged by ``pooled_log_odds``: the
+    calibrated log(p(female) / p(male)) of the group. ``meta`` is what the network
+    was trained on; ``describe`` says what it is in one line.
+    """
+
+    features: FeatureConfig
+    meta: dict
+
+    def window_outputs(self, features: np.ndarray) -> np.ndarray: ...
+
+    def pooled_log_odds(self, outputs: np.ndarray) -> float: ...
+
+    def describe(self) -> str: ...
+
+
+class MeanLogOdds(ABC):
+    """A network that judges each window alone: it keeps each window's log-odds, and a group is judged by their mean.
+
+    Subclasses say how a window is judged (``log_odds``).
+    """
+
+    @abstractmethod
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
-        (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(features, dtype=np.float32)})
-        return female_log_odds(logits)
 
-    def outputs(self, features: np.ndarray) -> np.ndarray:
-        """What is kept of each window until its group is judged: its log-odds, as a (windows, 1) column."""
+    def window_outputs(self, features: np.ndarray) -> np.ndarray:
         return self.log_odds(features)[:, None]
 
     def pooled_log_odds(self, outputs: np.ndarray) -> float:
-        """The log-odds of a group of windows: the mean of theirs."""
         return float(np.mean(outputs[:, 0]))
 
+
+class CnnNetwork(MeanLogOdds):
+    """An exported CNN: feature matrices in, calibrated logits (male, female) out, one pair per window."""
+
+    def __init__(self, file: OnnxFile):
+        self.file = file
+        self.path, self.features, self.meta, self.device, self.source_sha256 = file.path, file.features, file.meta, file.device, file.source_sha256
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        return female_log_odds(self.file.run(features))
+
+    def describe(self) -> str:
+        recipe = self.meta.get("recipe", {}).get("name")
+        return f"{self.file.name}: a CNN on {self.features.kind} windows of {self.features.window_seconds:g} s" + (f" (recipe {recipe})" if recipe else "")
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
+        return f"CnnNetwork({self.file.name!r})"
+
+
+class SpeakerEncoder:
+    """A frozen speaker encoder (GE2E, ``assets/ge2e.onnx``): each 1.6 s window of mel power in,
+    a 256-dimensional voice embedding of unit length out."""
+
+    def __init__(self, file: OnnxFile):
+        self.file = file
+        self.path, self.features = file.path, file.features
+        self.weights_sha256 = file.meta.get("weights_sha256")
+
+    def embed(self, features: np.ndarray) -> np.ndarray:
+        """Unit-length embeddings of a batch of windows' features."""
+        return self.file.run(features)
+
+    def __repr__(self) -> str:
+        return f"SpeakerEncoder({self.file.name!r})"
 
 
 class EncoderNetwork:
-    """A frozen speaker encoder with a small head on top: windows in, embeddings kept, a group judged by its mean embedding.
+    """A small head on a frozen speaker encoder: windows embedded, a group judged by its mean embedding.
 
-    The encoder (GE2E, ``assets/ge2e.onnx``) turns each 1.6 s window of mel power into
-    a 256-dimensional voice embedding of unit length; a piece or a recording is the
-    mean of its windows' embeddings, made unit length again (as Resemblyzer embeds an
-    utterance), and the head (an embedding in, calibrated logits out) judges that.
-    ``log_odds`` judges each window on its own. The head's file describes the model
+    A piece or a recording is the mean of its windows' embeddings, made unit length
+    again (as Resemblyzer embeds an utterance), and the head (an embedding in,
+    calibrated logits out) judges that. The head's file describes the model
     (features, meta, provenance); the encoder's is shared by every head.
     """
 
-    def __init__(self, head: OnnxNetwork, encoder: OnnxNetwork):
+    def __init__(self, head: OnnxFile, encoder: SpeakerEncoder):
         self.head, self.encoder = head, encoder
-        self.path, self.name, self.meta, self.source_sha256, self.device = head.path, head.name, head.meta, head.source_sha256, head.device
-        self.features = head.features
+        self.path, self.features, self.meta, self.device, self.source_sha256 = head.path, head.features, head.meta, head.device, head.source_sha256
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """Unit-length embeddings of each window's features."""
-        (embeddings,) = self.encoder.session.run(None, {"features": np.ascontiguousarray(features, dtype=np.float32)})
-        return embeddings
+    def window_outputs(self, features: np.ndarray) -> np.ndarray:
+        return self.encoder.embed(features)
 
     def judge(self, embeddings: np.ndarray) -> np.ndarray:
         """Calibrated log-odds of female of each embedding."""
-        return self.head.log_odds(embeddings)
-
-    def log_odds(self, features: np.ndarray) -> np.ndarray:
-        return self.judge(self.embed(features))
-
-    def outputs(self, features: np.ndarray) -> np.ndarray:
-        return self.embed(features)
+        return female_log_odds(self.head.run(embeddings))
 
     def pooled_log_odds(self, outputs: np.ndarray) -> float:
         return float(self.judge(unit_mean(outputs)[None])[0])
 
+    def describe(self) -> str:
+        recipe = self.meta.get("recipe", {}).get("name")
+        return f"{self.head.name}: a head on the {self.encoder.file.name} speaker encoder's mean embedding" + (f" (recipe {recipe})" if recipe else "")
+
     def __repr__(self) -> str:
-        return f"EncoderNetwork({self.name!r} on {self.encoder.name!r})"
+        return f"EncoderNetwork({self.head.name!r} on {self.encoder.file.name!r})"
 
 
 def unit_mean(embeddings: np.ndarray) -> np.ndarray:
@@ -152,32 +208,25 @@ def unit_mean(embeddings: np.ndarray) -> np.ndarray:
     return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
 
 
-def network_from(model: str | os.PathLike | bytes, threads: int | None = None, device: str = "cpu") -> OnnxNetwork | EncoderNetwork:
+def network_from(model: str | os.PathLike | bytes, threads: int | None = None, device: str = "cpu") -> CnnNetwork | EncoderNetwork:
     """The network an ONNX file (or its bytes) holds: a CNN, or a head that names the encoder beneath it."""
-    network = OnnxNetwork(model, threads, device)
-    encoder = network.metadata.get(ENCODER_KEY)
+    file = OnnxFile(model, threads, device)
+    encoder = file.metadata.get(ENCODER_KEY)
     if encoder is None:
-        return network
-    wanted = network.metadata.get(ENCODER_WEIGHTS_KEY)
-    for place in ([network.path.parent / encoder] if network.path else []) + [assets_path(encoder)]:
+        return CnnNetwork(file)
+    wanted = file.metadata.get(ENCODER_WEIGHTS_KEY)
+    for place in ([file.path.parent / encoder] if file.path else []) + [asset_path(encoder)]:
         if place.is_file():
             try:
-                found = OnnxNetwork(place, threads, device)
+                found = SpeakerEncoder(OnnxFile(place, threads, device))
             except ModelError:
                 continue
-            if wanted is None or found.meta.get("weights_sha256") == wanted:  # the very encoder the head was trained on
-                return EncoderNetwork(network, found)
-    raise ModelError(f"{network.name}: its encoder {encoder} (weights {str(wanted)[:12]}) is neither beside it nor in the package")
+            if wanted is None or found.weights_sha256 == wanted:  # the very encoder the head was trained on
+                return EncoderNetwork(file, found)
+    raise ModelError(f"{file.name}: its encoder {encoder} (weights {str(wanted)[:12]}) is neither beside it nor in the package")
 
 
-def assets_path(name: str) -> Path:
-    """A file shipped in the package's assets."""
-    from importlib import resources
-
-    return Path(str(resources.files("audiogender") / "assets" / name))
-
-
-def load_network(path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> OnnxNetwork | EncoderNetwork:
+def load_network(path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> CnnNetwork | EncoderNetwork:
     """The exported network meant by ``path``: an ``.onnx`` file, a ``.pt`` checkpoint's twin, or a run folder's model.
 
     A twin is used only if it was exported from these very weights; otherwise

@@ -63,6 +63,15 @@ class Tally:
         self.speech_seconds += block.speech_seconds
 
 
+def judge_blocks(blocks: list[VoicedBlock], outputs: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """The network's outputs for the windows of many blocks, in one call: one array per block, a row per window."""
+    if not blocks:
+        return []
+    scores = outputs(np.concatenate([block.features for block in blocks]))
+    edges = np.cumsum([0, *(len(block.features) for block in blocks)])
+    return [scores[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
 @dataclass
 class Judged:
     """What became of one source: its tally, or the reason it could not be read."""
@@ -228,12 +237,9 @@ class _Batch:
 
     def judge(self) -> dict[int, Judged]:
         """Run the network on every waiting window; the sources this finishes, answered."""
-        if self.blocks:
-            scores = self.outputs(np.concatenate([m.block.features for m in self.blocks]))
-            edges = np.cumsum([0, *(len(m.block.features) for m in self.blocks)])
-            for message, a, b in zip(self.blocks, edges[:-1], edges[1:]):
-                self.tallies[message.index].add(message.block, scores[a:b])
-            self.blocks, self.windows = [], 0
+        for message, outputs in zip(self.blocks, judge_blocks([m.block for m in self.blocks], self.outputs)):
+            self.tallies[message.index].add(message.block, outputs)
+        self.blocks, self.windows = [], 0
         finished = {i: Judged(i, self.tallies[i].name, self.tallies.pop(i)) for i in self.ended}
         self.ended = []
         return finished

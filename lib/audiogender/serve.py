@@ -7,7 +7,7 @@ answer and the timeline under the waveform; every asset is served by the package
 the answer, the timeline and the speaking time), ``GET /health``, ``GET /openapi.json``
 and ``GET /docs`` (the API described on a page that needs nothing from the internet).
 
-What a public service needs (:class:`Limits`): uploads larger than the cap answer 413,
+What a public service needs (:class:`settings.Limits`): uploads larger than the cap answer 413,
 before they are read when their length is declared; a request that is not answered
 within its time limit (a slow upload included) answers 408 or 504; at most
 ``concurrency`` requests are classified at once, and one that waits longer than
@@ -24,8 +24,6 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import PurePath
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
@@ -33,20 +31,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from .audio import AUDIO_EXTENSIONS, AudioError
 from .predict import GenderClassifier, Timeline
+from .settings import Limits
+from .shipped import WEB_FILES, web_text
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-WEB_FILES = {"app.js": "text/javascript", "app.css": "text/css"}  # the page's assets, in the package's web/ folder
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The bounds a public service keeps."""
-
-    max_upload_bytes: int = MAX_UPLOAD_BYTES  # a request body larger than this answers 413
-    request_seconds: float = 120.0  # reading the upload and answering it, together; beyond, 408 (upload) or 504
-    concurrency: int = os.cpu_count() or 1  # requests classified at once, one thread each
-    queue_seconds: float = 10.0  # the longest a request waits for its turn before a 503
-    max_waiting: int = 64  # requests waiting beyond this answer 503 at once
+STATIC_FILES = ("app.js", "app.css")  # what /static/ serves, of the page's files
 
 
 def timeline_dict(name: str, timeline: Timeline) -> dict:
@@ -133,10 +121,6 @@ class Turns:
             raise HTTPException(504, "the recording took longer than the time limit to classify") from None
 
 
-def _web_file(name: str) -> str:
-    return (resources.files("audiogender") / "web" / name).read_text(encoding="utf-8")
-
-
 def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: str = "default"):
     """The FastAPI application serving ``model`` within ``limits``."""
     from . import __version__
@@ -164,13 +148,13 @@ def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: s
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page():
-        return _web_file("index.html")
+        return web_text("index.html")
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):
-        if name not in WEB_FILES:  # a fixed list: the name never becomes a path
+        if name not in STATIC_FILES:  # a fixed list: the name never becomes a path
             raise HTTPException(404, "no such file")
-        return Response(_web_file(name), media_type=WEB_FILES[name])
+        return Response(web_text(name), media_type=WEB_FILES[name])
 
     @app.get("/health", summary="Whether the service is up, and which model it runs")
     def health():

@@ -11,17 +11,14 @@ answered "no voice" rather than given a gender.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
 from .audio import SAMPLE_RATE
 from .features import log_mel
 from .runtime import onnx_session
+from .shipped import SILERO_FILE, asset_path
 
-VAD_THRESHOLD = 0.5  # Silero's speech probability above which a frame is speech
-MIN_SPEECH_SECONDS = 0.25  # shorter stretches, and recordings with less speech in all, are not judged
 CHUNK = 512  # samples Silero judges at a time (32 ms at 16 kHz)
 CONTEXT = 64  # samples of the previous chunk Silero sees before each chunk
 STATE_SHAPE = (1, 1, 128)  # the LSTM's hidden and cell state
@@ -30,7 +27,6 @@ MAX_CHUNKS = 512  # chunks per ONNX call (16.4 s): longer audio is judged in blo
 NEG_THRESHOLD_GAP = 0.15  # once speaking, a chunk counts as silence below threshold - 0.15
 MIN_SILENCE_SECONDS = 0.1  # a stretch ends after this much silence
 SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
-SILERO_MODEL = "silero_vad_16k_sequence.onnx"  # in the package's assets
 # A short recording may be trimmed tight to the word (spoken digits, phone prompts), where Silero, which needs
 # context before speech, finds none: it is heard with silence around it, and whatever speech it holds is judged.
 # (A lower threshold found a little more speech, but made a pure tone's onset after the silence "speech".)
@@ -42,16 +38,11 @@ SHORT_MIN_SPEECH_SECONDS = 0.06  # the least speech a short clip is judged on (t
 STEADY_FLUX_DB = 0.5
 
 
-def silero_onnx_path() -> Path:
-    """Silero's sequence ONNX model, shipped in the package's assets."""
-    return Path(str(resources.files("audiogender") / "assets" / SILERO_MODEL))
-
-
 @lru_cache(maxsize=None)
 def _session():
     """The ONNX Runtime session for Silero, shared: the state is passed in and out, and
     ONNX Runtime lets threads run one session at once, each on its own core."""
-    return onnx_session(silero_onnx_path(), threads=1)
+    return onnx_session(asset_path(SILERO_FILE), threads=1)
 
 
 def chunk_rows(audio: np.ndarray) -> np.ndarray:
@@ -82,9 +73,7 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     return np.concatenate(probs)
 
 
-def regions_from_probabilities(
-    probs: np.ndarray, n_samples: int, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> list[tuple[int, int]]:
+def regions_from_probabilities(probs: np.ndarray, n_samples: int, threshold: float, min_speech_seconds: float) -> list[tuple[int, int]]:
     """(start, end) sample indices of the voiced stretches, by Silero's rules.
 
     As ``silero_vad.get_speech_timestamps_from_probs`` with its defaults (a test
@@ -136,21 +125,17 @@ def _pad(stretches: list[list[int]], n_samples: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in stretches]
 
 
-def speech_regions(
-    audio: np.ndarray, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> list[tuple[int, int]]:
+def speech_regions(audio: np.ndarray, threshold: float, min_speech_seconds: float) -> list[tuple[int, int]]:
     """(start, end) sample indices of the voiced stretches of a 16 kHz waveform."""
     return regions_from_probabilities(speech_probabilities(audio), audio.size, threshold, min_speech_seconds)
 
 
-def short_clip_min_speech(min_speech_seconds: float = MIN_SPEECH_SECONDS) -> float:
+def short_clip_min_speech(min_speech_seconds: float) -> float:
     """The least speech a short clip is judged on: a spoken digit may hold less than the usual minimum."""
     return min(min_speech_seconds, SHORT_MIN_SPEECH_SECONDS)
 
 
-def short_clip_regions(
-    audio: np.ndarray, threshold: float = VAD_THRESHOLD, min_speech_seconds: float = MIN_SPEECH_SECONDS
-) -> list[tuple[int, int]]:
+def short_clip_regions(audio: np.ndarray, threshold: float, min_speech_seconds: float) -> list[tuple[int, int]]:
     """:func:`speech_regions` of a whole short recording, heard with ``CLIP_PAD_SECONDS`` of silence before and after it.
 
     Silero finds no speech in many clips cut tight to the word, above all at 8 kHz;

@@ -17,7 +17,8 @@ import numpy as np
 
 from .audio import N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
 from .features import FeatureConfig, compute_features
-from .vad import MIN_SPEECH_SECONDS, SHORT_CLIP_SECONDS, VAD_THRESHOLD, short_clip_min_speech, short_clip_regions, speech_regions
+from .settings import Settings
+from .vad import SHORT_CLIP_SECONDS, short_clip_min_speech, short_clip_regions, speech_regions
 
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 STILL_SPEAKING_SECONDS = 0.3  # a stretch ending this close to a block's end may go on in the next block
@@ -75,14 +76,13 @@ def split_long(regions: list[tuple[int, int]], longest: int = int(PIECE_SECONDS 
 def voiced_block(
     block: np.ndarray,
     config: FeatureConfig,
-    vad_threshold: float = VAD_THRESHOLD,
-    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+    settings: Settings = Settings(),
     final: bool = True,
     whole: bool = False,
 ) -> VoicedBlock:
     """Find the speech in a 16 kHz block and turn it into window features.
 
-    With less than ``min_speech_seconds`` of speech there are no pieces. Unless the
+    With less than ``settings.min_speech_seconds`` of speech there are no pieces. Unless the
     block is ``final`` (the recording's last), the audio that the next block may
     continue is not judged here: from the start of a stretch of speech still going at
     the block's end, or else its last half second (context for the detector). The
@@ -92,11 +92,12 @@ def voiced_block(
     (``vad.short_clip_regions``): it is judged on whatever speech it holds.
     """
     audio, has_signal = level_for_detection(block)
+    min_speech_seconds = settings.min_speech_seconds
     if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
         min_speech_seconds = short_clip_min_speech(min_speech_seconds)
-        regions = short_clip_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+        regions = short_clip_regions(audio, settings.vad_threshold, min_speech_seconds) if has_signal else []
     else:
-        regions = speech_regions(audio, vad_threshold, min_speech_seconds) if has_signal else []
+        regions = speech_regions(audio, settings.vad_threshold, min_speech_seconds) if has_signal else []
     judged = block.size
     if not final:
         judged, regions = _judged_part(regions, block.size)
@@ -119,8 +120,7 @@ def _judged_part(regions: list[tuple[int, int]], size: int) -> tuple[int, list[t
 def voiced_blocks(
     blocks: Iterable[np.ndarray],
     config: FeatureConfig,
-    vad_threshold: float = VAD_THRESHOLD,
-    min_speech_seconds: float = MIN_SPEECH_SECONDS,
+    settings: Settings = Settings(),
 ) -> Iterator[VoicedBlock]:
     """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next."""
     held = np.zeros(0, np.float32)
@@ -129,7 +129,7 @@ def voiced_blocks(
     while block is not None:
         following = next(blocks, None)
         audio = np.concatenate([held, block]) if held.size else block
-        voiced = voiced_block(audio, config, vad_threshold, min_speech_seconds, final=following is None, whole=first and following is None)
+        voiced = voiced_block(audio, config, settings, final=following is None, whole=first and following is None)
         first = False
         held = audio[voiced.samples :]
         yield voiced

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from audiogender.lab.baselines import PitchBaseline, median_f0, voice2gender_available, voice2gender_p_female
-from audiogender.lab.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard, target_check
+from audiogender.lab.evaluate import calibration_table, clip_metrics, expected_calibration_error, scorecard
 from helpers import harmonic_tone
 
 
@@ -59,19 +59,6 @@ def test_scorecard_reports_every_method_corpus_and_level_and_names_the_speakers_
     assert card.loc[("a", "clip"), "balanced_accuracy"] == 1.0
     assert card.loc[("b", "speaker"), "speakers_wrong"] == "s3"
     assert card.loc[("all", "speaker"), "n"] == 4
-
-
-def test_target_check_says_which_targets_are_met():
-    rows = []
-    for method, bacc in (("default", 0.99), ("pitch baseline", 0.9)):
-        for level in ("clip", "speaker"):
-            rows.append({"method": method, "corpus": "audiomnist-az", "level": level, "balanced_accuracy": bacc if level == "clip" else 1.0,
-                         "recall_male": 0.99, "recall_female": 0.95, "ece": 0.03})
-            rows.append({"method": method, "corpus": "all", "level": level, "balanced_accuracy": bacc, "recall_male": 0.99, "recall_female": 0.99, "ece": 0.03})
-    checks = target_check(pd.DataFrame(rows)).set_index(["target", "corpus"])["met"]
-    assert checks[("clip balanced accuracy", "audiomnist-az")] and checks[("speaker balanced accuracy", "audiomnist-az")]
-    assert not checks[("|male recall - female recall|", "audiomnist-az")]
-    assert checks[("ahead of pitch baseline", "audiomnist-az")] and checks[("expected calibration error", "all")]
 
 
 def test_pitch_baseline_threshold_serves_balanced_accuracy_when_men_outnumber_women():

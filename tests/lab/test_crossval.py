@@ -6,8 +6,10 @@ import pytest
 import soundfile as sf
 
 from audiogender.lab import crossval
-from audiogender.lab.recipes import get_recipe
-from audiogender.lab.splits import fold_masks, fold_tested_in, group_kfold_splits, leaky_masks
+from audiogender.lab.base import TrainedInEpochs
+from audiogender.lab.methods import METHODS, Job, PitchMethod, project_paths
+from audiogender.lab.recipes import RECIPES, get_recipe
+from audiogender.lab.splits import fold_masks, fold_tested_in, group_kfold_splits
 from helpers import harmonic_tone
 
 
@@ -32,46 +34,50 @@ def test_speaker_folds_keep_each_speaker_in_one_test_fold(tmp_path):
     assert clips.groupby("speaker").apply(lambda g: folds[g.index].min() == folds[g.index].max(), include_groups=False).all()
 
 
+def _job(clips, splits, **recipes) -> Job:
+    return Job(clips.assign(group=clips["source"]), fold_masks(clips, splits), {**RECIPES, **recipes}, n_folds=3, device="cpu", cache_dir=None, progress=False)
+
+
+@pytest.mark.slow
 def test_every_method_predicts_every_clip_once_out_of_fold(tmp_path):
     clips = _corpus(tmp_path)
     splits = group_kfold_splits(clips, 3)
-    y_f0 = np.where(clips["gender"] == "female", 220.0, 115.0)
-    pitch, thresholds = crossval.crossval_pitch(clips, y_f0, fold_masks(clips, splits))
-    assert len(pitch) == len(clips) and all(115 < t < 220 for t in thresholds)
-    assert (pitch["p_female"].round() == (clips["gender"] == "female")).all()
+    seed, default = get_recipe("seed", epochs=2), get_recipe("default", epochs=2, n_views=2, augment={"p_pitch": 0.0})
+    job = _job(clips, splits, seed=seed, default=default)
+    pitch = PitchMethod().run(job)  # the buzzes' own median pitch: 100-130 Hz for men, 200-250 for women
+    assert len(pitch.predictions) == len(clips) and all(130 < t < 200 for t in pitch.notes["pitch_thresholds_hz"])
+    assert (pitch.predictions["p_female"].round() == (clips["gender"] == "female")).all()
 
-    seed = get_recipe("seed", epochs=2)
-    mfcc = seed.training_data(clips, cache_dir=None, progress=False)
-    table, networks = crossval.crossval_recipe(clips, seed, mfcc, fold_masks(clips, splits, validate=False), "seed", "cpu", False)
-    assert len(table) == len(clips) and table["method"].iloc[0] == "seed" and len(networks) == 3
-    leaky, _ = crossval.crossval_recipe(clips, seed, mfcc, leaky_masks(clips, 3), "seed (leaky clip split)", "cpu", False)
-    assert sorted(leaky["path"]) == sorted(crossval._paths(clips))  # recorded relative to the project, as every table is
+    table = METHODS["seed"].run(job)
+    assert len(table.predictions) == len(clips) and table.predictions["method"].iloc[0] == "seed" and len(table.models) == 3
+    leaky = METHODS["seed-leaky"].run(job)
+    assert sorted(leaky.predictions["path"]) == sorted(project_paths(clips))  # recorded relative to the project, as every table is
+    assert leaky.recipe == seed and not METHODS["seed-leaky"].applies_to("corpora")
 
-    default = get_recipe("default", epochs=2, n_views=2, augment={"p_pitch": 0.0})
-    bank = default.training_data(clips, cache_dir=None, progress=False)
-    ours, models = crossval.crossval_recipe(clips, default, bank, fold_masks(clips, splits), "default", "cpu", False)
-    assert len(ours) == len(clips) and len(models) == 3
-    assert ours["p_female"].between(0, 1).all() and set(ours["fold"]) == {0, 1, 2}
-    assert all(float(m.temperature) > 0 for m in models)
-    again, _ = crossval.crossval_recipe(clips, default, bank, fold_masks(clips, splits), "default", "cpu", False, training_random_state=1)
-    assert (again["fold"] == ours["fold"]).all() and not np.allclose(again["p_female"], ours["p_female"])  # same folds, other luck
+    ours = METHODS["default"].run(job)
+    assert len(ours.predictions) == len(clips) and len(ours.models) == 3
+    assert ours.predictions["p_female"].between(0, 1).all() and set(ours.predictions["fold"]) == {0, 1, 2}
+    assert all(float(m.temperature) > 0 and isinstance(m, TrainedInEpochs) for m in ours.models)
+    job.training_random_state = 1
+    again = METHODS["default"].run(job)
+    assert (again.predictions["fold"] == ours.predictions["fold"]).all() and not np.allclose(again.predictions["p_female"], ours.predictions["p_female"])
 
-    predictions = pd.concat([pitch, table, ours]).assign(group=lambda t: t["source"])
-    result = crossval.CrossValidation(predictions, splits, models={"default": models}, recipes={"default": default})
+    predictions = pd.concat([pitch.predictions, table.predictions, ours.predictions])
+    result = crossval.CrossValidation(predictions, splits, models={"default": ours.models}, recipes={"default": default})
     folder = crossval.save_crossval(result, tmp_path / "outputs")
     assert {p.name for p in folder.iterdir()} == {"predictions.csv", "scorecard.csv", "splits.json", "settings.yml", "models"}
     assert sorted(p.name for p in (folder / "models" / "default").iterdir()) == ["fold_0.onnx", "fold_0.pt", "fold_1.onnx", "fold_1.pt", "fold_2.onnx", "fold_2.pt"]
     card = pd.read_csv(folder / "scorecard.csv")
-    assert set(card["method"]) == {"pitch baseline", "seed", "default"} and set(card["corpus"]) == {"all", "c1", "c2"}
+    assert set(card["method"]) == {"pitch", "seed", "default"} and set(card["corpus"]) == {"all", "c1", "c2"}
 
 
 def test_an_earlier_run_is_reused_for_the_methods_not_rerun_and_refused_on_other_folds(tmp_path):
     clips = _corpus(tmp_path)
     splits = group_kfold_splits(clips, 3)
-    pitch, _ = crossval.crossval_pitch(clips, np.where(clips["gender"] == "female", 220.0, 115.0), fold_masks(clips, splits))
-    folder = crossval.save_crossval(crossval.CrossValidation(pitch.assign(method="old", group="c"), crossval.folds_as_splits(clips, fold_masks(clips, splits))), tmp_path / "outputs")
+    pitch = PitchMethod().run(_job(clips, splits)).predictions
+    folder = crossval.save_crossval(crossval.CrossValidation(pitch.assign(method="old"), crossval.folds_as_splits(clips, fold_masks(clips, splits))), tmp_path / "outputs")
     recorded = crossval.folds_as_splits(clips, fold_masks(clips, splits))
-    kept = crossval.reused_predictions(folder, clips, recorded, exclude=["pitch baseline"])
+    kept = crossval.reused_predictions(folder, clips, recorded, exclude=["pitch"])
     assert set(kept["method"]) == {"old"} and len(kept) == len(clips)
     assert crossval.reused_predictions(folder, clips, recorded, exclude=["old"]).empty
     with pytest.raises(ValueError, match="folds"):
@@ -80,35 +86,34 @@ def test_an_earlier_run_is_reused_for_the_methods_not_rerun_and_refused_on_other
     assert again.models == {} and sorted(again.predictions["p_female"]) == sorted(pitch["p_female"])
 
 
-def test_the_recipes_given_replace_the_named_ones(tmp_path, monkeypatch):
-    class Stop(Exception):
-        pass
+def test_the_folds_of_a_protocol_leave_the_clip_table_as_it_was(tmp_path):
+    clips = _corpus(tmp_path)
+    before = clips.copy()
+    names, folds, groups = crossval.protocol_folds(clips, "speakers", 3)
+    assert len(names) == len(folds) == 3 and len(groups) == len(clips)
+    pd.testing.assert_frame_equal(clips, before)
+    with pytest.raises(ValueError, match="unknown methods"):
+        crossval.run_crossval(clips, ["pitch baseline"], n_folds=3, cache_dir=None)  # a title, not a name
 
-    asked = []
 
-    def fit_spy(recipe, *args, **kwargs):
-        asked.append(recipe)
-        raise Stop
-
-    monkeypatch.setattr(crossval, "fit", fit_spy)
+@pytest.mark.slow
+def test_the_recipes_given_replace_the_named_ones(tmp_path):
     mine = get_recipe("default", epochs=1, n_views=2, augment={"p_pitch": 0.0, "p_noise": 0.9})
-    with pytest.raises(Stop):
-        crossval.run_crossval(_corpus(tmp_path), ["default"], n_folds=3, cache_dir=None, progress=False, recipes={"default": mine})
-    assert asked == [mine]
+    result = crossval.run_crossval(_corpus(tmp_path), ["default"], n_folds=3, device="cpu", cache_dir=None, progress=False, recipes={"default": mine})
+    assert result.recipes == {"default": mine}
+    assert [len(model.history()) for model in result.models["default"]] == [1, 1, 1]  # one epoch each, as mine says, not the default's six
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="the encoder's weights come from the resemblyzer wheel")
 def test_leaving_one_corpus_out_tests_each_folder_with_models_that_never_heard_it(tmp_path):
     clips = _corpus(tmp_path, n_speakers=18)
     clips["source"] = ["c1" if int(s[1:]) < 6 else "c2" if int(s[1:]) < 12 else "c3" for s in clips["speaker"]]
-    f0 = np.where(clips["gender"] == "female", 220.0, 115.0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(crossval, "per_clip_cached", lambda *args, **kwargs: f0)
-        result = crossval.run_crossval(clips, ["pitch baseline", "encoder", "seed (leaky clip split)"], protocol="corpora", cache_dir=None, progress=False)
-    assert result.groups == ["c1", "c2", "c3"] and result.methods == ["pitch baseline", "encoder"]  # no leaky split across corpora
+    result = crossval.run_crossval(clips, ["pitch", "encoder", "seed-leaky"], protocol="corpora", cache_dir=None, progress=False)
+    assert result.groups == ["c1", "c2", "c3"] and result.methods == ["pitch", "encoder"]  # no leaky split across corpora
     table = result.predictions
     for method, rows in table.groupby("method"):
-        assert sorted(rows["path"]) == sorted(crossval._paths(clips)) and (rows["group"] == rows["source"]).all()
+        assert sorted(rows["path"]) == sorted(project_paths(clips)) and (rows["group"] == rows["source"]).all()
         assert (rows.groupby("group")["fold"].nunique() == 1).all()
     card = result.scorecard()
     assert set(card["corpus"]) == {"all", "c1", "c2", "c3"} and {"female_speakers", "male_speakers"} <= set(card)
@@ -117,5 +122,5 @@ def test_leaving_one_corpus_out_tests_each_folder_with_models_that_never_heard_i
     published = crossval.publish(folder, tmp_path / "book" / "results")
     assert (published / "predictions.csv.gz").exists() and not list(published.glob("models"))
     again = crossval.load_crossval(published)  # what the report re-scores: the same table, without retraining
-    assert again.protocol == "corpora" and again.groups == result.groups
+    assert again.protocol == "corpora" and again.groups == result.groups and again.notes["pitch_thresholds_hz"] == result.notes["pitch_thresholds_hz"]
     pd.testing.assert_frame_equal(again.scorecard(), result.scorecard(), check_dtype=False)

@@ -21,8 +21,11 @@ def taught(tmp_path_factory):
 
 def test_the_distilled_recipe_is_the_default_taught_by_the_encoder():
     assert RECIPES["distilled"].replace(name="default", teacher=None) == RECIPES["default"]
-    with pytest.raises(ValueError, match="must name an encoder recipe"):
-        get_recipe("default", teacher="seed")
+    assert RECIPES["distilled"].teacher == RECIPES["encoder"]
+    with pytest.raises(ValueError, match="must be an encoder recipe"):
+        get_recipe("default", teacher=RECIPES["seed"])
+    with pytest.raises(ValueError, match="teaches only a recipe with crops"):
+        get_recipe("seed", teacher=RECIPES["encoder"])
 
 
 def test_each_views_target_blends_its_label_with_the_teachers_answer_from_other_speakers(taught):

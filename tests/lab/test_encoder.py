@@ -8,11 +8,14 @@ import torch
 
 import audiogender
 from audiogender.features import compute_features
+from audiogender.lab.base import TrainedInEpochs, TrainedModel
 from audiogender.lab.corpora import read_corpora
-from audiogender.lab.encoder import ENCODER_FEATURES, EncoderRecipe, TrainedHead, fit_head, load_ge2e, resemblyzer_weights
+from audiogender.lab.ge2e import ENCODER_FEATURES, load_ge2e, resemblyzer_weights, shipped_encoder
+from audiogender.lab.head import EncoderRecipe, TrainedHead
 from audiogender.lab.recipes import RECIPES, get_recipe, recipe_from_dict
 from audiogender.lab.splits import role_masks
-from audiogender.runtime import EncoderNetwork, OnnxNetwork, assets_path, file_sha256, unit_mean
+from audiogender.runtime import EncoderNetwork, file_sha256, unit_mean
+from audiogender.shipped import GE2E_FILE, asset_path
 from audiogender.windows import voiced_block
 from helpers import SAMPLES
 
@@ -22,14 +25,14 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_the_shipped_encoder_is_resemblyzers_ge2e_in_onnx():
-    onnx_encoder = OnnxNetwork(assets_path("ge2e.onnx"))
-    assert onnx_encoder.features == ENCODER_FEATURES and onnx_encoder.meta["weights_sha256"] == file_sha256(resemblyzer_weights())
+    onnx_encoder = shipped_encoder()
+    assert onnx_encoder.features == ENCODER_FEATURES and onnx_encoder.weights_sha256 == file_sha256(resemblyzer_weights())
     n = ENCODER_FEATURES.window_samples
     windows = [np.pad(audiogender.load_audio(p)[:n], (0, max(0, n - audiogender.load_audio(p).size))) for p in sorted(SAMPLES.glob("*.wav"))]
     mels = compute_features(np.stack(windows), ENCODER_FEATURES)
     with torch.no_grad():
         expected = load_ge2e()(torch.as_tensor(mels)).numpy()
-    got = onnx_encoder.session.run(None, {"features": mels})[0]
+    got = onnx_encoder.embed(mels)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
@@ -46,14 +49,15 @@ def test_embeddings_are_what_prediction_computes(voices):
     assert data.embeddings.shape == (len(clips), 1, 256) and data.voiced.all()
     path = clips["path"].iloc[0]
     block = voiced_block(audiogender.load_audio(path), ENCODER_FEATURES)
-    windows = OnnxNetwork(assets_path("ge2e.onnx")).session.run(None, {"features": block.features})[0]
+    windows = shipped_encoder().embed(block.features)
     np.testing.assert_allclose(data.embeddings[0, 0], unit_mean(windows), atol=1e-5)
 
 
 def test_a_head_trains_saves_and_predicts_as_audiogender_predict_does(voices, tmp_path):
     clips, recipe, data = voices
     everyone = {"train": list(clips["speaker"].unique()), "validation": [], "test": []}
-    head = fit_head(recipe, data, clips, role_masks(clips, everyone))
+    head = recipe.fit(data, clips, role_masks(clips, everyone))
+    assert isinstance(head, TrainedModel) and not isinstance(head, TrainedInEpochs)  # fitted in one step: no learning curves
     p, silent = head.score_clips(clips, data, np.ones(len(clips), bool))
     assert ((p >= 0.5) == (clips["gender"] == "female")).mean() >= 0.9 and not silent.any()
     head.save(tmp_path / "model.pt", note="x")
@@ -87,7 +91,7 @@ def test_a_head_calibrates_on_validation_speakers():
             return self.embeddings[rows, 0], np.arange(int(np.sum(rows)))
 
     masks = {"train": np.array([1, 1, 1, 1, 0, 0], bool), "validation": np.array([0, 0, 0, 0, 1, 1], bool), "test": np.zeros(6, bool)}
-    head = fit_head(EncoderRecipe(C=0.01), Data(), clips, masks)
+    head = EncoderRecipe(C=0.01).fit(Data(), clips, masks)
     assert isinstance(head, TrainedHead) and head.temperature < 1.0  # right but timid: sharpened
 
 
@@ -98,6 +102,6 @@ def test_a_head_runs_on_the_very_encoder_it_was_trained_on(tmp_path):
     head.save(tmp_path / "model.pt")
     (tmp_path / "ge2e.onnx").write_bytes(b"another encoder, or none")  # beside the head, but not its encoder
     model = audiogender.load_model(tmp_path)
-    assert model.network.encoder.path == assets_path("ge2e.onnx")
-    shutil.copy(assets_path("ge2e.onnx"), tmp_path / "ge2e.onnx")
+    assert model.network.encoder.path == asset_path(GE2E_FILE)
+    shutil.copy(asset_path(GE2E_FILE), tmp_path / "ge2e.onnx")
     assert audiogender.load_model(tmp_path).network.encoder.path == tmp_path / "ge2e.onnx"

@@ -7,8 +7,8 @@ from torch import nn
 
 import audiogender
 from audiogender import load_audio
-from audiogender.audio import prepare_clip
 from audiogender.features import FeatureConfig, compute_features
+from audiogender.lab.clips import prepare_clip
 from audiogender.lab.device import pick_device
 from audiogender.lab.networks import GenderCNN, SeedCNN, TorchNetwork, build_network, export_twin, load_checkpoint, save_checkpoint
 from audiogender.runtime import ModelError
@@ -90,3 +90,15 @@ def test_a_stale_twin_is_refused_until_exported_again(tmp_path):
         audiogender.load_model(tmp_path / "model.pt")  # the twin still holds the first weights
     assert export_twin(tmp_path / "model.pt") == tmp_path / "model.onnx"
     assert audiogender.load_model(tmp_path / "model.pt").meta == {"note": "second"}
+
+
+def test_a_checkpoint_keeps_its_network_options_and_exports(tmp_path):
+    network = GenderCNN(n_features=40, width=32, dropout=0.3).eval()  # as -y 'overrides: {width: 32}' trains it
+    save_checkpoint(tmp_path / "model.pt", network, "gender-cnn", FeatureConfig("logmel"), {"width": 32, "dropout": 0.3}, onnx=False)
+    loaded, _, _ = load_checkpoint(tmp_path / "model.pt")
+    x = torch.randn(2, 98, 40)
+    np.testing.assert_allclose(loaded(x).detach().numpy(), network(x).detach().numpy(), atol=1e-5)
+    export_twin(tmp_path / "model.pt")
+    onnx_model = audiogender.load_model(tmp_path / "model.pt")
+    assert isinstance(TorchNetwork(network, FeatureConfig("logmel"), "cpu"), audiogender.Network)  # what the lab scores meets prediction's protocol
+    np.testing.assert_allclose(onnx_model.network.log_odds(x.numpy()), TorchNetwork(network, FeatureConfig("logmel"), "cpu").log_odds(x.numpy()), atol=1e-4)

@@ -3,9 +3,11 @@ import yaml
 
 from audiogender.features import FeatureConfig
 from audiogender.lab.augment import Augmenter
+from audiogender.lab.base import Recipe
+from audiogender.lab.cnn import CnnRecipe
 from audiogender.lab.corpora import read_corpora
 from audiogender.lab.datasets import ClipFeatures, FrameBank
-from audiogender.lab.recipes import RECIPES, Recipe, get_recipe
+from audiogender.lab.recipes import RECIPES, get_recipe, notebook_recipes, recipe_from_dict
 from helpers import SAMPLES
 
 
@@ -32,7 +34,7 @@ def test_notebook_parameters_change_a_recipe_and_none_means_the_recipes_own():
 def test_unknown_recipes_and_settings_are_refused():
     with pytest.raises(ValueError, match="unknown recipe 'resnet'"):
         get_recipe("resnet")
-    with pytest.raises(ValueError, match="unknown recipe settings \\['epoch'\\]"):
+    with pytest.raises(ValueError, match="unknown cnn recipe settings \\['epoch'\\]"):
         get_recipe("seed", epoch=5)
     with pytest.raises(ValueError, match="lr_schedule"):
         get_recipe("seed", lr_schedule="step")
@@ -45,7 +47,9 @@ def test_unknown_recipes_and_settings_are_refused():
 def test_a_recipe_round_trips_through_yaml():
     recipe = get_recipe("default", width=24, augment={"pitch_target_hz": [90, 250]}, epochs=3)
     written = yaml.safe_dump(recipe.to_dict())
-    assert Recipe.from_dict(yaml.safe_load(written)) == recipe
+    assert CnnRecipe.from_dict(yaml.safe_load(written)) == recipe
+    for name, recipe in RECIPES.items():  # every recipe, the taught one with its teacher inside
+        assert isinstance(recipe, Recipe) and recipe_from_dict(yaml.safe_load(yaml.safe_dump(recipe.to_dict()))) == recipe, name
 
 
 def test_each_recipe_builds_its_own_training_data(tmp_path):
@@ -63,3 +67,11 @@ def test_a_setting_given_twice_takes_the_override_and_recipes_share_nothing():
     assert "width" not in RECIPES["default"].network_options
     with pytest.raises(ValueError, match="seed-cnn network takes no \\['width'\\]"):
         get_recipe("seed", width=32)
+
+
+def test_the_notebooks_change_the_cnn_recipes_epochs_and_any_recipe_by_name():
+    recipes = notebook_recipes(epochs=2, n_views=2, changes={"encoder": {"C": 1.0}})
+    assert recipes["seed"].epochs == recipes["default"].epochs == recipes["distilled"].epochs == 2 and recipes["default"].n_views == 2
+    assert recipes["encoder"].C == 1.0 and recipes["encoder"].n_views == RECIPES["encoder"].n_views  # not a CNN: no epochs, its own views
+    with pytest.raises(ValueError, match="unknown recipes \\['resnet'\\]"):
+        notebook_recipes(changes={"resnet": {}})

@@ -75,6 +75,7 @@ def test_grids_from_dicts_files_and_the_default(tmp_path):
         load_grid({"momentum": [0.9]})
 
 
+@pytest.mark.slow
 def test_the_grid_on_ray_scores_as_the_local_run_does(tiny, tmp_path):
     pytest.importorskip("ray")
     clips, splits = tiny

@@ -56,7 +56,7 @@ def test_same_random_state_same_weights():
 def test_a_run_writes_a_complete_folder_that_records_its_whole_recipe(tmp_path):
     import yaml
 
-    from audiogender.lab.recipes import Recipe
+    from audiogender.lab.recipes import recipe_from_dict
 
     clips, data = _voices()
     recipe = _recipe(epochs=3, batch_size=8)
@@ -64,7 +64,7 @@ def test_a_run_writes_a_complete_folder_that_records_its_whole_recipe(tmp_path):
     assert run.path == tmp_path / "run_1"
     names = {p.name for p in run.path.iterdir()}
     assert names == {"settings.yml", "history.csv", "accuracy.png", "loss.png", "model.pt", "model.onnx", "split.json", "metrics.json", "test_predictions.csv"}
-    assert Recipe.from_dict(yaml.safe_load((run.path / "settings.yml").read_text())["recipe"]) == recipe
+    assert recipe_from_dict(yaml.safe_load((run.path / "settings.yml").read_text())["recipe"]) == recipe
     assert 0 < run.metrics["temperature"]  # the default recipe calibrates on the validation speakers
     history = pd.read_csv(run.path / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3] and {"train_acc", "valid_acc", "train_loss", "valid_loss"} <= set(history)

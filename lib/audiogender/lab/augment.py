@@ -21,7 +21,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..audio import SAMPLE_RATE, load_audio, loudest_stretch, prepare
+from ..audio import SAMPLE_RATE, load_audio, prepare
+from .clips import loudest_stretch
 
 TELEPHONE_RATE = 8_000  # narrowband lines sample at 8 kHz
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz passed by a telephone line

@@ -16,7 +16,8 @@ import soxr
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from ..audio import SAMPLE_RATE, frame_rms, load_audio, loudest_stretch, remove_dc
+from ..audio import SAMPLE_RATE, frame_rms, load_audio, remove_dc
+from .clips import loudest_stretch
 
 PITCH_RATE = 8_000  # pyin runs at 8 kHz: voices' F0 and harmonics lie far below 4 kHz
 PITCH_RANGE = (60.0, 400.0)  # Hz searched, from deep male to high female voices

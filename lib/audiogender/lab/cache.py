@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audio import load_audio, prepare_clip
+from ..audio import load_audio
 from ..features import FeatureConfig, compute_features
 from ..files import atomic_file
 from . import progress_bar
+from .clips import prepare_clip
 
-FEATURE_CODE = ("audiogender.audio", "audiogender.features")  # the modules every feature depends on
+FEATURE_CODE = ("audiogender.audio", "audiogender.features", "audiogender.lab.clips")  # the modules every feature depends on
 
 
 @lru_cache(maxsize=None)

@@ -11,20 +11,11 @@ Two protocols, each testing every clip once, by a model that never heard its spe
   how well a method does on recordings unlike any it trained on, which is what a
   user's recordings are.
 
-Methods compared on those folds:
-
-* the recipes (``recipes``): ``default`` (our CNN), ``encoder`` (a head on the
-  pretrained speaker encoder), ``distilled`` (our CNN taught by the encoder too),
-  ``seed`` (the seed's recipe: MFCC, 25 epochs, no validation, so
-  the validation speakers train too);
-* ``seed (leaky clip split)`` (leave-speakers-out only): the seed's recipe on folds
-  drawn by clip, as the seed validated it, so the same speakers are trained and
-  tested on; the gap between the two seed rows is what the leak was worth;
-* ``pitch baseline``: median F0, threshold fitted on the training folds;
-* ``voice2gender``: the PyPI package's own model, untrained by us.
-
-Every recipe's fold model judges its test clips whole, as ``audiogender predict``
-judges a file (voice detection, windows, pooled log-odds or embeddings).
+The methods compared on those folds are ``methods.METHODS``: every recipe, the
+seed's recipe on leaky folds, a pitch baseline and ``voice2gender``.
+:func:`evaluate_protocol` is what ``05_evaluate`` runs: one protocol run (or re-scored
+from an earlier run), saved, and, where the corpora given cannot be left out one by
+one, the published run on all ten folders instead.
 """
 
 from __future__ import annotations
@@ -40,82 +31,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..labels import labels
-from . import progress_bar, project
-from .baselines import PitchBaseline, file_median_f0, file_voice2gender, voice2gender_available
-from .cache import FEATURE_CODE, per_clip_cached
+from . import project
+from .base import Recipe
 from .evaluate import scorecard
+from .methods import METHODS, Job, project_paths
 from .outputs import atomic_directory, write_json, write_yaml
 from .recipes import RECIPES
-from .splits import corpus_masks, fold_masks, fold_tested_in, folds_as_splits, group_kfold_splits, leaky_masks, without_validation
-from .train import fit
+from .splits import corpus_groups, corpus_masks, fold_masks, folds_as_splits, group_kfold_splits
 
 PROTOCOLS = ("speakers", "corpora")
-# methods that train a recipe: (recipe name, folds) where folds are the protocol's, or "leaky" (by clip)
-RECIPE_METHODS = {"seed (leaky clip split)": ("seed", "leaky"), **{name: (name, "protocol") for name in RECIPES}}
-METHODS = ("seed (leaky clip split)", "seed", "pitch baseline", "voice2gender", "default", "distilled", "encoder")
-
-
-def fold_random_state(fold: int, training_random_state: int = 0) -> int:
-    """The random state fold ``fold`` trains with: its own per fold, and another set for each ``training_random_state``."""
-    return fold + 1000 * training_random_state
-
-
-def crossval_recipe(
-    clips: pd.DataFrame,
-    recipe,
-    data,
-    folds: list[dict[str, np.ndarray]],
-    method: str,
-    device: str = "auto",
-    progress: bool = True,
-    training_random_state: int = 0,
-) -> tuple[pd.DataFrame, list]:
-    """Out-of-fold predictions of a recipe, and its fold models.
-
-    ``folds`` are role masks (``splits``). Each fold's model trains as its recipe
-    says and judges its test clips whole; where voice detection finds too little
-    speech, on the clip's fixed windows instead, so every clip is counted
-    (``no_answer`` marks them). Another ``training_random_state`` draws other initial
-    weights and crops on the same folds, which shows how much of a difference
-    between recipes is luck.
-    """
-    p, silent, fold_of, models = np.full(len(clips), np.nan), np.zeros(len(clips), bool), np.full(len(clips), -1), []
-    for k, masks in enumerate(progress_bar(folds, progress, desc=f"{method}, folds")):
-        model = fit(recipe, data, clips, masks, device, random_state=fold_random_state(k, training_random_state))
-        rows = masks["test"]
-        p[rows], silent[rows] = model.score_clips(clips, data, rows, device)
-        fold_of[rows] = k
-        models.append(model.cpu())
-    return _predictions(clips, method, p, fold_of, silent=silent), models
-
-
-def crossval_pitch(clips: pd.DataFrame, f0: np.ndarray, folds: list[dict[str, np.ndarray]]) -> tuple[pd.DataFrame, list[float]]:
-    """Out-of-fold predictions of the median-F0 baseline (fitted on training and validation clips), and each fold's threshold in Hz."""
-    y = labels(clips["gender"])
-    p, thresholds = np.full(len(clips), np.nan), []
-    for masks in without_validation(folds):
-        baseline = PitchBaseline().fit(f0[masks["train"]], y[masks["train"]])
-        p[masks["test"]] = baseline.predict_proba(f0[masks["test"]])[:, 1]
-        thresholds.append(baseline.threshold_hz)
-    return _predictions(clips, "pitch baseline", p, fold_tested_in(folds)), thresholds
-
-
-def voice2gender_predictions(clips: pd.DataFrame, p_female: np.ndarray, folds: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """``voice2gender``'s answers on the same test folds; audio it refuses counts as 0.5 (no answer)."""
-    refused = np.isnan(p_female)
-    return _predictions(clips, "voice2gender", np.where(refused, 0.5, p_female), fold_tested_in(folds), silent=refused)
-
-
-def _predictions(clips: pd.DataFrame, method: str, p_female: np.ndarray, fold: np.ndarray, silent: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per clip tested, its path as the project names it (never this machine's)."""
-    columns = [c for c in ("speaker", "gender", "corpus", "source", "group", "language", "emotion") if c in clips]
-    table = clips[columns].assign(path=_paths(clips), method=method, fold=fold, p_female=p_female, no_answer=False if silent is None else silent)
-    return table[table["fold"] >= 0].reset_index(drop=True)
-
-
-def _paths(clips: pd.DataFrame) -> list[str]:
-    return [project.relative(p) for p in clips["path"]]
+NOTES = ("pitch_thresholds_hz",)  # what methods note in a run's settings, read back with it
 
 
 @dataclass
@@ -127,8 +52,8 @@ class CrossValidation:
     protocol: str = "speakers"
     groups: list[str] = field(default_factory=list)  # what each fold holds out (leave-one-corpus-out: a folder)
     models: dict[str, list] = field(default_factory=dict)
-    recipes: dict[str, object] = field(default_factory=dict)
-    pitch_thresholds: list[float] = field(default_factory=list)
+    recipes: dict[str, Recipe] = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # what methods noted (the pitch baseline's thresholds)
     methods: list[str] = field(default_factory=list)  # the methods run here; the others' predictions were reused
 
     @property
@@ -140,32 +65,46 @@ class CrossValidation:
         return scorecard(self.predictions, by="group")
 
 
-def protocol_folds(clips: pd.DataFrame, protocol: str = "speakers", n_folds: int = 5, random_state: int = 0) -> tuple[list[str], list[dict]]:
-    """(what each fold holds out, role masks) of a protocol (see the module's docstring); adds the ``group`` column to ``clips``."""
+def protocol_folds(clips: pd.DataFrame, protocol: str = "speakers", n_folds: int = 5, random_state: int = 0) -> tuple[list[str], list[dict], np.ndarray]:
+    """(what each fold holds out, role masks, the group each clip is tested with) of a protocol (see the module's docstring)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
     if protocol == "corpora":
         names, folds = corpus_masks(clips, random_state)
-        clips["group"] = np.array(names)[fold_tested_in(folds)]
-        return names, folds
-    clips["group"] = clips["source"]
-    return [f"fold {k}" for k in range(n_folds)], fold_masks(clips, group_kfold_splits(clips, n_folds, random_state))
+        return names, folds, corpus_groups(clips)
+    return [f"fold {k}" for k in range(n_folds)], fold_masks(clips, group_kfold_splits(clips, n_folds, random_state)), clips["source"].to_numpy()
+
+
+def chosen_methods(methods, protocol: str) -> list[str]:
+    """The methods asked for that mean something under ``protocol`` and can run here (each left out said why, as a warning)."""
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}: use some of {', '.join(METHODS)}")
+    kept = []
+    for name in methods:
+        missing = METHODS[name].missing()
+        if missing:
+            warnings.warn(f"{missing}: {name} left out", stacklevel=3)
+        elif METHODS[name].applies_to(protocol):
+            kept.append(name)
+    return kept
 
 
 def run_crossval(
     clips: pd.DataFrame,
-    methods=METHODS,
+    methods=tuple(METHODS),
     protocol: str = "speakers",
     n_folds: int = 5,
     random_state: int = 0,
-    recipes: dict | None = None,
+    recipes: dict[str, Recipe] | None = None,
     device: str = "auto",
     cache_dir: str | os.PathLike | None = "data/cache",
     progress: bool = True,
     reuse_from: str | os.PathLike | None = None,
     training_random_state: int = 0,
 ) -> CrossValidation:
-    """Every method in ``methods`` on the same folds of ``protocol`` (see the module's docstring).
+    """Every method in ``methods`` (names of ``methods.METHODS``) on the same folds of ``protocol``.
 
     ``random_state`` deals the folds and draws the augmented views. ``recipes`` replace
     the named recipes of :data:`recipes.RECIPES` (e.g. ``{"default": get_recipe("default", epochs=3)}``).
@@ -173,41 +112,23 @@ def run_crossval(
     cached per clip, so a second run only retrains. ``reuse_from`` (an earlier
     ``crossval_N`` folder on the same clips and folds) keeps its predictions for
     every method it holds that is not in ``methods``, so a fixed baseline is not
-    re-run. ``voice2gender`` is left out, with a warning, where it is not installed;
-    the leaky split, under leave-one-corpus-out, where it means nothing.
+    re-run. A method that cannot run here (``voice2gender`` not installed) is left
+    out with a warning; one that means nothing under the protocol (the leaky split,
+    leaving one corpus out) is left out.
     """
-    methods = [methods] if isinstance(methods, str) else list(methods)
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}: use some of {', '.join(METHODS)}")
-    if "voice2gender" in methods and not voice2gender_available():
-        warnings.warn("voice2gender is not installed (make install installs it): left out", stacklevel=2)
-        methods.remove("voice2gender")
-    if protocol == "corpora" and "seed (leaky clip split)" in methods:
-        methods.remove("seed (leaky clip split)")
-    clips = clips.copy()
-    recipes = {**RECIPES, **(recipes or {})}
-    groups, folds = protocol_folds(clips, protocol, n_folds, random_state)
+    methods = chosen_methods(methods, protocol)
+    groups, folds, group_of = protocol_folds(clips, protocol, n_folds, random_state)
+    clips = clips.assign(group=group_of)
     splits = folds_as_splits(clips, folds)
+    job = Job(clips, folds, {**RECIPES, **(recipes or {})}, n_folds, random_state, training_random_state, device, cache_dir, progress)
     result = CrossValidation(pd.DataFrame(), splits, protocol, groups, methods=methods)
     tables = [] if reuse_from is None else [reused_predictions(reuse_from, clips, splits, exclude=methods)]
-    data = {}
-    for method in methods:
-        if method in RECIPE_METHODS:
-            name, kind = RECIPE_METHODS[method]
-            recipe = result.recipes[method] = recipes[name]
-            if name not in data:
-                data[name] = recipe.training_data(clips, cache_dir, random_state, progress)
-            chosen = leaky_masks(clips, n_folds, random_state) if kind == "leaky" else folds if recipe.uses_validation else without_validation(folds)
-            table, result.models[method] = crossval_recipe(clips, recipe, data[name], chosen, method, device, progress, training_random_state)
-        elif method == "pitch baseline":
-            f0 = per_clip_cached(clips, file_median_f0, "pyin", "f0", cache_dir, progress=progress, code=(*FEATURE_CODE, "audiogender.lab.baselines"))
-            table, result.pitch_thresholds = crossval_pitch(clips, f0, folds)
-        else:
-            p = per_clip_cached(clips, file_voice2gender, "voice2gender-0.1.1", "voice2gender", cache_dir, progress=progress,
-                                code=(*FEATURE_CODE, "audiogender.lab.baselines"))  # fmt: skip
-            table = voice2gender_predictions(clips, p, folds)
-        tables.append(table)
+    for name in methods:
+        outcome = METHODS[name].run(job)
+        tables.append(outcome.predictions)
+        result.notes.update(outcome.notes)
+        if outcome.recipe is not None:
+            result.recipes[name], result.models[name] = outcome.recipe, outcome.models
     result.predictions = pd.concat(tables, ignore_index=True)
     return result
 
@@ -221,7 +142,7 @@ def reused_predictions(folder: str | os.PathLike, clips: pd.DataFrame, splits: l
     table = _saved_predictions(folder)
     table = table[~table["method"].isin(list(exclude))]
     for method, rows in table.groupby("method"):
-        if sorted(rows["path"]) != sorted(_paths(clips)):
+        if sorted(rows["path"]) != sorted(project_paths(clips)):
             raise ValueError(f"{folder}: {method!r} was run on other clips")
     return table.assign(reused_from=folder.name)
 
@@ -252,7 +173,7 @@ def load_crossval(folder: str | os.PathLike) -> CrossValidation:
     splits = json.loads((folder / "splits.json").read_text())
     settings = yaml.safe_load((folder / "settings.yml").read_text())
     return CrossValidation(predictions, splits["splits"], splits.get("protocol", "speakers"), splits.get("groups", []),
-                           pitch_thresholds=settings.get("pitch_thresholds_hz", []), methods=list(predictions["method"].unique()))  # fmt: skip
+                           notes={k: settings[k] for k in NOTES if k in settings}, methods=list(predictions["method"].unique()))  # fmt: skip
 
 
 def _slug(method: str) -> str:
@@ -272,6 +193,45 @@ def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "out
         write_json(folder / "splits.json", {"protocol": result.protocol, "groups": result.groups, "splits": result.splits})
         write_yaml(folder / "settings.yml", {
             **(settings or {}), "protocol": result.protocol, "recipes": {method: recipe.to_dict() for method, recipe in result.recipes.items()},
-            "pitch_thresholds_hz": [round(t, 1) for t in result.pitch_thresholds],
+            **result.notes,
         })  # fmt: skip
     return folder.final
+
+
+def evaluate_protocol(
+    clips: pd.DataFrame,
+    protocol: str,
+    methods,
+    recipes: dict[str, Recipe],
+    outputs_dir: str | os.PathLike = "outputs",
+    reuse_from: str | os.PathLike | None = None,
+    record: dict | None = None,
+    **options,
+) -> tuple[CrossValidation, str]:
+    """Run (or re-score, with ``reuse_from``) one protocol and save it: (the result, a line on what ran and where it went).
+
+    ``record`` (where the data came from, ``project.data_record``) and ``options``
+    (those of :func:`run_crossval`) go into its ``settings.yml`` with the methods run here.
+    """
+    result = run_crossval(clips, methods, protocol=protocol, recipes=recipes, reuse_from=reuse_from, **options)
+    kept = {k: v for k, v in options.items() if k in ("n_folds", "random_state", "training_random_state")}
+    settings = {**(record or {}), "methods": result.methods, **kept, "reused_from": project.relative(reuse_from) if reuse_from else None}
+    folder = save_crossval(result, outputs_dir, settings)
+    said = (f"{project.relative(folder)}: predictions.csv, scorecard.csv, splits.json, settings.yml, models/; "
+            f"run here: {', '.join(result.methods) or 'none (every figure re-scored from earlier predictions)'}"
+            + (f"; predictions reused from {project.relative(reuse_from)}: {', '.join(result.reused)}" if result.reused else ""))  # fmt: skip
+    return result, said
+
+
+def corpora_or_published(clips: pd.DataFrame, published: str | os.PathLike | None, **run) -> tuple[CrossValidation | None, str]:
+    """Leave one corpus out if the clips hold two corpora or more (``run``: :func:`evaluate_protocol`'s arguments);
+    else the published run, re-scored from its predictions, if there is one. (The result or None, and what was done.)"""
+    groups = sorted(set(corpus_groups(clips)))
+    if len(groups) > 1:
+        return evaluate_protocol(clips, "corpora", **run)
+    if published and Path(published).exists():
+        result = load_crossval(published)
+        return result, (f"Leaving one corpus out needs two corpora or more (small folders are pooled), and here there is {', '.join(groups)}: "
+                        f"shown instead, re-scored from its predictions, the published run on {len(result.groups)} held-out folders "
+                        f"({project.relative(published)}).")  # fmt: skip
+    return None, f"left out: leaving one corpus out needs two corpora or more, and here there is only {', '.join(groups)}"

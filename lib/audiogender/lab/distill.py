@@ -25,7 +25,7 @@ from ..labels import sigmoid
 from .calibrate import best_temperature
 from .datasets import CropDataset, FrameBank, rows_index
 from .embeddings import ClipEmbeddings
-from .encoder import logistic_head
+from .head import logistic_head
 
 TEACHER_FOLDS = 5  # cross-fitting: each training speaker is judged by a head fitted without them
 

@@ -2,7 +2,7 @@
 
 A clip's embedding is computed exactly as ``audiogender predict`` computes a
 recording's: voice detection finds the voiced pieces, each is cut into 1.6 s windows
-(``encoder.ENCODER_FEATURES``), GE2E embeds every window, and the clip is the mean of
+(``ge2e.ENCODER_FEATURES``), GE2E embeds every window, and the clip is the mean of
 its windows' embeddings made unit length again (``runtime.unit_mean``). So a head
 fitted on these judges what prediction will give it. Clips in which voice detection
 finds too little speech are embedded whole (``voiced`` is False for them), so every
@@ -20,14 +20,14 @@ import pandas as pd
 
 from ..features import compute_features
 from ..files import atomic_file
-from ..runtime import OnnxNetwork, assets_path, unit_mean
+from ..runtime import SpeakerEncoder, unit_mean
 from ..scheduler import Source, judge
 from ..windows import stretch_windows, voiced_blocks
 from . import augment, progress_bar
 from .augment import Augmenter
 from .cache import FEATURE_CODE, cache_path
 from .datasets import rows_index
-from .encoder import ENCODER_FEATURES, ENCODER_FILE
+from .ge2e import EMBEDDING_SIZE, ENCODER_FEATURES, shipped_encoder
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ClipEmbeddings:
 
     n_clips = property(lambda self: self.embeddings.shape[0])
     n_views = property(lambda self: self.embeddings.shape[1])
-    n_features = property(lambda self: self.embeddings.shape[2])  # 256
+    n_features = property(lambda self: self.embeddings.shape[2])  # EMBEDDING_SIZE
 
     def __str__(self) -> str:
         return f"{self.n_clips:,} clips x {self.n_views} views, {self.n_features}-dimensional embeddings, {int((~self.voiced[:, 0]).sum())} clips embedded whole (no voice found)"
@@ -57,11 +57,6 @@ class ClipEmbeddings:
         return self.embeddings[rows, 0], np.arange(len(rows))
 
 
-def encoder_network(threads: int | None = None) -> OnnxNetwork:
-    """The GE2E encoder alone, as prediction runs it."""
-    return OnnxNetwork(assets_path(ENCODER_FILE), threads)
-
-
 def _view_source(path: str, view: int, clip: int, augmenter: Augmenter, random_state: int) -> Source:
     def blocks():
         yield augment.view(augment.clip_audio(path), view, augmenter, random_state, clip)
@@ -69,10 +64,10 @@ def _view_source(path: str, view: int, clip: int, augmenter: Augmenter, random_s
     return Source(f"{path}#{view}", blocks)
 
 
-def _whole(path: str, encoder: OnnxNetwork) -> np.ndarray:
+def _whole(path: str, encoder: SpeakerEncoder) -> np.ndarray:
     """The embedding of a whole clip, for clips in which voice detection finds too little speech."""
     windows = stretch_windows(augment.clip_audio(path), ENCODER_FEATURES.window_samples, ENCODER_FEATURES.hop_samples, ENCODER_FEATURES.pad_start)
-    return unit_mean(encoder.session.run(None, {"features": compute_features(windows, ENCODER_FEATURES)})[0])
+    return unit_mean(encoder.embed(compute_features(windows, ENCODER_FEATURES)))
 
 
 def load_embeddings(
@@ -87,11 +82,11 @@ def load_embeddings(
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             return ClipEmbeddings(stored["embeddings"], stored["voiced"])
-    encoder = encoder_network()
+    encoder = shipped_encoder()
     sources = (_view_source(p, v, c, augmenter, random_state) for c, p in enumerate(paths) for v in range(n_views))
     prepare_blocks = lambda blocks: voiced_blocks(blocks, ENCODER_FEATURES)  # noqa: E731
-    embed = lambda features: encoder.session.run(None, {"features": features})[0] if len(features) else np.zeros((0, 256), np.float32)  # noqa: E731
-    embeddings = np.zeros((len(paths), n_views, 256), np.float32)
+    embed = lambda features: encoder.embed(features) if len(features) else np.zeros((0, EMBEDDING_SIZE), np.float32)  # noqa: E731
+    embeddings = np.zeros((len(paths), n_views, EMBEDDING_SIZE), np.float32)
     voiced = np.zeros((len(paths), n_views), bool)
     for judged in progress_bar(judge(sources, prepare_blocks, embed, n_jobs), progress, total=len(paths) * n_views, desc="embeddings"):
         clip, view = divmod(judged.index, n_views)

@@ -100,40 +100,7 @@ def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 
     return pd.DataFrame(rows)
 
 
-# clip-level balanced accuracy the shipped recipe must reach, by corpus folder (issue 4)
-CLIP_TARGETS = {"audiomnist-az": 0.98, "librispeech-251": 0.97}
-RECALL_GAP = 0.02  # male and female recall within 2 points on every corpus
-ECE_TARGET = 0.05
-BASELINES = ("pitch baseline", "voice2gender")
-
-
-def target_check(card: pd.DataFrame, method: str = "default") -> pd.DataFrame:
-    """Each target of the shipped recipe, per corpus: the figure, what is required, and whether it is met."""
-    mine = card[card["method"] == method].set_index(["corpus", "level"])
-    rows = []
-    for corpus, required in CLIP_TARGETS.items():
-        if (corpus, "clip") in mine.index:
-            rows.append(("clip balanced accuracy", corpus, mine.loc[(corpus, "clip"), "balanced_accuracy"], f">= {required}", mine.loc[(corpus, "clip"), "balanced_accuracy"] >= required))
-            rows.append(("speaker balanced accuracy", corpus, mine.loc[(corpus, "speaker"), "balanced_accuracy"], "= 1.0", mine.loc[(corpus, "speaker"), "balanced_accuracy"] == 1.0))
-    for (corpus, level), row in mine.iterrows():
-        if level != "clip":
-            continue
-        gap = abs(row["recall_male"] - row["recall_female"])
-        if not np.isnan(gap):
-            rows.append(("|male recall - female recall|", corpus, gap, f"<= {RECALL_GAP}", gap <= RECALL_GAP))
-        for baseline in BASELINES:
-            theirs = card[(card["method"] == baseline) & (card["corpus"] == corpus) & (card["level"] == "clip")]["balanced_accuracy"]
-            if len(theirs):
-                rows.append((f"ahead of {baseline}", corpus, row["balanced_accuracy"] - theirs.iloc[0], "> 0", row["balanced_accuracy"] > theirs.iloc[0]))
-    if ("all", "clip") in mine.index:
-        rows.append(("expected calibration error", "all", mine.loc[("all", "clip"), "ece"], f"<= {ECE_TARGET}", mine.loc[("all", "clip"), "ece"] <= ECE_TARGET))
-    return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])
-
-
 EXCITED = ("anger", "angry", "happiness", "happy", "fear", "surprised", "surprise", "level2")  # emotions that lift men's pitch; BAVED's level 2 is its strongest
-LOCO_MEAN, LOCO_EACH, LOCO_RECALL_GAP, EXCITED_MALE_RECALL, DISTILLED_GAP = 0.97, 0.95, 0.03, 0.95, 0.02
-LOCO_EACH_SPEAKERS = 10  # folders with at least this many speakers of each gender must reach LOCO_EACH
-NARROWBAND = "telephone-8k"
 
 
 def emotion_recalls(predictions: pd.DataFrame, by: str = "group") -> pd.DataFrame:
@@ -149,33 +116,6 @@ def emotion_recalls(predictions: pd.DataFrame, by: str = "group") -> pd.DataFram
     table = table.reset_index()
     table.insert(3, "excited", table["emotion"].isin(EXCITED))
     return table
-
-
-def loco_targets(card: pd.DataFrame, emotions: pd.DataFrame, method: str, encoder: str = "encoder", distilled: str = "distilled") -> pd.DataFrame:
-    """Each target of leaving one corpus out (issue 13) for ``method``: the figure, what is required, whether it is met."""
-    clip = card[(card["level"] == "clip") & (card["corpus"] != "all")]
-    mine = clip[clip["method"] == method].set_index("corpus")
-    rows = [("mean clip balanced accuracy over the folders", "all", mine["balanced_accuracy"].mean(), f">= {LOCO_MEAN}", mine["balanced_accuracy"].mean() >= LOCO_MEAN)]
-    for corpus, row in mine.iterrows():
-        large = min(row["female_speakers"], row["male_speakers"]) >= LOCO_EACH_SPEAKERS
-        if large or corpus == NARROWBAND:
-            rows.append(("clip balanced accuracy", corpus, row["balanced_accuracy"], f">= {LOCO_EACH}", row["balanced_accuracy"] >= LOCO_EACH))
-        gap = abs(row["recall_male"] - row["recall_female"])
-        if not np.isnan(gap):
-            rows.append(("|male recall - female recall|", corpus, gap, f"<= {LOCO_RECALL_GAP}", gap <= LOCO_RECALL_GAP))
-        if not np.isnan(row["ece"]):
-            rows.append(("expected calibration error", corpus, row["ece"], f"<= {ECE_TARGET}", row["ece"] <= ECE_TARGET))
-    overall = card[(card["method"] == method) & (card["corpus"] == "all") & (card["level"] == "clip")]
-    if len(overall):
-        rows.append(("expected calibration error", "all", overall["ece"].iloc[0], f"<= {ECE_TARGET}", overall["ece"].iloc[0] <= ECE_TARGET))
-    excited = emotions[(emotions["method"] == method) & emotions["excited"]] if len(emotions) else emotions
-    for (corpus, emotion), row in excited.set_index([excited.columns[1], "emotion"]).iterrows() if len(excited) else []:
-        rows.append((f"male recall, {emotion}", corpus, row["recall_male"], f">= {EXCITED_MALE_RECALL}", row["recall_male"] >= EXCITED_MALE_RECALL))
-    means = clip.groupby("method")["balanced_accuracy"].mean()
-    if encoder in means and distilled in means:
-        gap = means[encoder] - means[distilled]
-        rows.append((f"{distilled} behind {encoder} (mean)", "all", gap, f"<= {DISTILLED_GAP}", gap <= DISTILLED_GAP))
-    return pd.DataFrame(rows, columns=["target", "corpus", "value", "required", "met"])
 
 
 def headline(card: pd.DataFrame) -> pd.DataFrame:

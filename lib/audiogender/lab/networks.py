@@ -9,10 +9,7 @@ prediction runs (``audiogender.runtime``); torch is needed only here, in the lab
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +20,10 @@ from ..audio import N_FRAMES
 from ..features import FeatureConfig
 from ..files import atomic_file
 from ..labels import female_log_odds
-from ..runtime import SOURCE_KEY, OnnxNetwork, file_sha256
+from ..predict import shipped_model_path
+from ..runtime import MeanLogOdds
 from .device import pick_device
+from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
 
 
 class Standardize(nn.Module):
@@ -126,8 +125,10 @@ def build_network(name: str, n_features: int, **options) -> nn.Module:
     return NETWORKS[name](n_features=n_features, **options)
 
 
-def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, onnx: bool = True, **meta) -> None:
-    """Save weights with everything needed to rebuild the network and its features.
+def save_checkpoint(
+    path: str | os.PathLike, network: nn.Module, name: str, features: FeatureConfig, options: dict | None = None, onnx: bool = True, **meta
+) -> None:
+    """Save weights with everything needed to rebuild the network (its name and ``options``, e.g. width) and its features.
 
     With ``onnx``, its ONNX twin is written beside it (``model.pt`` -> ``model.onnx``),
     which :func:`audiogender.load_model` runs without torch.
@@ -135,6 +136,7 @@ def save_checkpoint(path: str | os.PathLike, network: nn.Module, name: str, feat
     checkpoint = {
         "network": name,
         "n_features": features.n_features,
+        "options": dict(options or {}),
         "features": features.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in network.state_dict().items()},
         "meta": meta,
@@ -156,35 +158,13 @@ def export_twin(checkpoint: str | os.PathLike) -> Path:
 def export_onnx(
     network: nn.Module, features: FeatureConfig, path: str | os.PathLike, source: str | os.PathLike | None = None, meta: dict | None = None
 ) -> None:
-    """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out.
-
-    The batch and the number of frames may vary. The feature settings, ``meta``
-    and the SHA-256 of the ``source`` checkpoint go into the file's metadata, so
-    the file describes itself and a stale twin is recognised.
-    """
-    import onnx
-
-    network = network.cpu().eval()
-    example = torch.zeros(2, N_FRAMES, features.n_features)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network, (example,), buffer, input_names=["features"], output_names=["logits"],
-            dynamic_axes={"features": {0: "windows", 1: "frames"}, "logits": {0: "windows"}}, dynamo=False,
-        )  # fmt: skip
-    proto = onnx.load_from_string(buffer.getvalue())
-    metadata = {"features": json.dumps(features.to_dict()), "meta": json.dumps(meta or {}, default=str)}
-    if source is not None:
-        metadata[SOURCE_KEY] = file_sha256(source)
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-    with atomic_file(path, "wb") as f:
-        f.write(proto.SerializeToString())
+    """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out; the batch and frames may vary."""
+    model = onnx_bytes(network, torch.zeros(2, N_FRAMES, features.n_features), "features", "logits", {0: "windows", 1: "frames"})
+    write_onnx(path, with_metadata(model, describe(features, meta, source)))
 
 
-class TorchNetwork:
-    """A torch network behind the interface :class:`runtime.OnnxNetwork` has: features in, log-odds of female out.
+class TorchNetwork(MeanLogOdds):
+    """A torch CNN as a :class:`runtime.Network`: features in, log-odds of female out, a group judged by their mean.
 
     For scoring a network while it is in the lab (cross-validation folds), on any torch device.
     """
@@ -196,13 +176,12 @@ class TorchNetwork:
         self.meta = meta or {}
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
-        """Calibrated log(p(female) / p(male)) of each (frames x width) matrix in a batch."""
         with torch.inference_mode():
             logits = self.module(torch.as_tensor(features, dtype=torch.float32, device=self.device))
         return female_log_odds(logits.cpu().numpy())
 
-    outputs = OnnxNetwork.outputs  # a window's log-odds, kept until its group is judged by their mean
-    pooled_log_odds = OnnxNetwork.pooled_log_odds
+    def describe(self) -> str:
+        return f"{type(self.module).__name__} (torch, {self.device}) on {self.features.kind} windows"
 
     def __repr__(self) -> str:
         return f"TorchNetwork({type(self.module).__name__}, device={self.device!r})"
@@ -210,8 +189,6 @@ class TorchNetwork:
 
 def shipped_checkpoint() -> Path:
     """The torch checkpoint of the CNN the package ships (``assets/cnn.pt``, twin of ``cnn.onnx``)."""
-    from ..predict import shipped_model_path
-
     return shipped_model_path("cnn").with_suffix(".pt")
 
 
@@ -221,7 +198,7 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[nn.Module, F
     path = path / "model.pt" if path.is_dir() else path
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     name = checkpoint.get("network") or _OLD_NAMES[checkpoint["model"]]
-    network = build_network(name, checkpoint["n_features"])
+    network = build_network(name, checkpoint["n_features"], **checkpoint.get("options", {}))
     missing, unexpected = network.load_state_dict(checkpoint["state_dict"], strict=False)
     if unexpected or set(missing) - {"temperature"}:  # checkpoints from before calibration lack only that
         raise ValueError(f"{path}: weights do not fit a {name} network (missing {missing}, unexpected {unexpected})")

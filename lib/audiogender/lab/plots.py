@@ -11,6 +11,7 @@ import seaborn as sns
 from ..audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, prepare
 from ..features import FeatureConfig, compute_features
 from .evaluate import CALIBRATION_BINS, calibration_table, expected_calibration_error
+from .methods import title
 
 ROLE_CODES = {"": 0, "train": 1, "validation": 2, "test": 3}
 
@@ -111,7 +112,7 @@ def plot_timeline(audio: np.ndarray, timeline, title: str = ""):
 
 def plot_scorecard(card: pd.DataFrame, level: str = "clip", metric: str = "balanced_accuracy"):
     """One bar per method and corpus: ``metric`` at clip or speaker level, on held-out speakers."""
-    data = card[card["level"] == level]
+    data = card[card["level"] == level].assign(method=lambda t: t["method"].map(title))
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sns.barplot(data=data, x="corpus", y=metric, hue="method", ax=ax)
     ax.set(ylim=(0.4, 1.0), ylabel=f"{metric.replace('_', ' ')} ({level} level)", xlabel="",
@@ -130,7 +131,7 @@ def plot_calibration(predictions: pd.DataFrame, n_bins: int = CALIBRATION_BINS):
         y = (group["gender"] == "female").to_numpy()
         table = calibration_table(y, group["p_female"], n_bins)
         ece = expected_calibration_error(y, group["p_female"], n_bins)
-        ax.plot(table["predicted"], table["observed"], marker="o", label=f"{method} (ECE {ece:.3f})")
+        ax.plot(table["predicted"], table["observed"], marker="o", label=f"{title(method)} (ECE {ece:.3f})")
     ax.set(xlabel="predicted p(female)", ylabel="share of clips that are female", title="calibration on held-out speakers")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -52,6 +52,11 @@ def corpus_dirs(data_dir: str | os.PathLike | list | None = None) -> list[Path]:
     return [resolve(p.strip() if isinstance(p, str) else p) for p in chosen]
 
 
+def data_record(data_dir=None) -> dict:
+    """Where a run's data came from, as its settings record it: the corpus folders, relative to the project."""
+    return {"data": [relative(p) for p in corpus_dirs(data_dir)]}
+
+
 def load_corpus(data_dir=None) -> pd.DataFrame:
     """The clip table of the chosen corpus folders."""
     return read_corpora(corpus_dirs(data_dir))

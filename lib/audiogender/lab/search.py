@@ -27,8 +27,8 @@ from sklearn.model_selection import GridSearchCV
 
 from ..labels import labels
 from . import project
+from .cnn import ESTIMATOR_PARAMS, CnnRecipe
 from .outputs import atomic_directory, write_yaml
-from .recipes import ESTIMATOR_PARAMS, Recipe
 from .splits import search_folds
 
 SEED_GRID = {"epochs": [5, 10, 20, 25], "lr": [0.01, 0.001, 0.005, 0.0005]}
@@ -53,7 +53,7 @@ def estimator_grid(grid: dict[str, list]) -> dict[str, list]:
     return {ESTIMATOR_PARAMS[name]: values for name, values in grid.items()}
 
 
-def searchable(recipe: Recipe) -> Recipe:
+def searchable(recipe: CnnRecipe) -> CnnRecipe:
     """The recipe as the search trains it: each clip's loudest second, the last epoch kept.
 
     Its schedule (annealed over however many epochs a candidate runs) and calibration
@@ -75,7 +75,7 @@ class Search:
 
 def run_search(
     clips: pd.DataFrame,
-    recipe: Recipe,
+    recipe: CnnRecipe,
     split: dict,
     *,
     grid: dict | str | None = None,
@@ -176,12 +176,12 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def searched_recipe(search_dir: str | os.PathLike, outputs_dir: str | os.PathLike = "outputs") -> Recipe:
+def searched_recipe(search_dir: str | os.PathLike, outputs_dir: str | os.PathLike = "outputs") -> CnnRecipe:
     """The recipe a search found best: the one it searched, with its best settings, trained as the search trained it.
 
     ``search_dir`` is a search folder, or ``"latest"``: the newest in ``outputs_dir``.
     """
     search_dir = project.latest_search(outputs_dir) if str(search_dir) == "latest" else project.resolve(search_dir)
-    searched = Recipe.from_dict(yaml.safe_load((search_dir / "search.yml").read_text())["recipe"])
+    searched = CnnRecipe.from_dict(yaml.safe_load((search_dir / "search.yml").read_text())["recipe"])
     best = yaml.safe_load((search_dir / "best_params.yaml").read_text())
     return searched.replace(name=f"{searched.name}, best of {search_dir.name}", **{k: v for k, v in best.items() if k != "balanced_accuracy"})

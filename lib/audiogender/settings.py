@@ -1,0 +1,95 @@
+"""Every setting a user may change, with its default, defined once and checked once.
+
+:class:`Settings` says how a recording is answered (the voice detector's threshold,
+the least speech worth judging, the band of p(female) too close to call);
+:class:`Limits` the bounds the HTTP service keeps. Both are frozen and refuse, when
+made, a value that would make every answer wrong or a limit no limit. The command
+line builds its options from their fields (``flag``, ``help`` and ``metavar`` in each
+field's metadata), so a default is written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+
+from .labels import GENDERS, UNCERTAIN
+
+
+def option(default, flag: str, help: str, metavar=None):
+    """A field the command line offers as ``flag`` (a tuple default takes one value per entry)."""
+    return field(default=default, metadata={"flag": flag, "help": help, "metavar": metavar})
+
+
+def options(cls) -> list:
+    """The fields of a settings class the command line offers, in order."""
+    return [f for f in fields(cls) if "flag" in f.metadata]
+
+
+def _finite(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a recording is answered."""
+
+    vad_threshold: float = option(0.5, "--vad-threshold", "the voice detector's speech probability threshold, between 0 and 1", "P")
+    min_speech_seconds: float = option(0.25, "--min-speech", "less speech than this answers 'no voice'", "SECONDS")
+    uncertain_band: tuple[float, float] = option(
+        (0.4, 0.6), "--uncertain", "p_female strictly between LOW and HIGH answers 'uncertain' (0.5 0.5 turns it off)", ("LOW", "HIGH")
+    )
+
+    def __post_init__(self):
+        threshold = _finite("the voice detector's threshold", self.vad_threshold)
+        if not 0 < threshold < 1:
+            raise ValueError(f"the voice detector's threshold is a probability between 0 and 1, not {self.vad_threshold}")
+        minimum = _finite("the minimum of speech", self.min_speech_seconds)
+        if minimum < 0:
+            raise ValueError(f"the minimum of speech is a number of seconds, 0 or more, not {self.min_speech_seconds}")
+        band = tuple(self.uncertain_band)
+        if len(band) != 2:
+            raise ValueError(f"the uncertain band is two numbers, LOW HIGH, not {self.uncertain_band!r}")
+        low, high = (_finite("the uncertain band", value) for value in band)
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"the uncertain band is LOW HIGH with 0 <= LOW <= HIGH <= 1, not {low} {high}")
+        object.__setattr__(self, "vad_threshold", threshold)
+        object.__setattr__(self, "min_speech_seconds", minimum)
+        object.__setattr__(self, "uncertain_band", (low, high))
+
+    def label_for(self, p_female: float) -> str:
+        """``female`` or ``male``, or ``uncertain`` strictly inside the uncertain band."""
+        low, high = self.uncertain_band
+        return UNCERTAIN if low < p_female < high else GENDERS[int(p_female >= 0.5)]
+
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds a public service keeps."""
+
+    max_upload_mb: float = option(50.0, "--max-upload-mb", "larger uploads answer 413", "MB")
+    request_seconds: float = option(120.0, "--timeout", "a request's time limit, upload included", "SECONDS")
+    concurrency: int = option(os.cpu_count() or 1, "--concurrency", "requests classified at once, one per core unless set", "N")
+    queue_seconds: float = option(10.0, "--queue-timeout", "how long a request waits for its turn before answering 503", "SECONDS")
+    max_waiting: int = 64  # requests waiting beyond this answer 503 at once
+
+    def __post_init__(self):
+        if not _finite("--max-upload-mb", self.max_upload_mb) > 0:
+            raise ValueError(f"--max-upload-mb must be positive, not {self.max_upload_mb}")
+        if not _finite("--timeout", self.request_seconds) > 0:
+            raise ValueError(f"--timeout must be positive, not {self.request_seconds}")
+        if not _finite("--queue-timeout", self.queue_seconds) >= 0:
+            raise ValueError(f"--queue-timeout must be 0 or more, not {self.queue_seconds}")
+        for name, value in (("--concurrency", self.concurrency), ("max_waiting", self.max_waiting)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number, at least 1, not {value!r}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
