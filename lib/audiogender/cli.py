@@ -24,7 +24,7 @@ from .files import OutputError, check_output, write_output
 from .paths import name_files
 from .predict import PREDICTION_FIELDS, SEGMENT_FIELDS, GenderClassifier, Prediction, load_model
 from .runtime import DEVICES, ModelError
-from .settings import Limits, Settings, options
+from .settings import HOST, PORT, Limits, Settings, options
 from .shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="serve a web page and an HTTP API (needs audiogender[serve])",
         description="Serve the web page (record or drop files) at / and the API (POST /predict, POST /segment, GET /health; described at /docs).",
     )  # fmt: skip
-    serve.add_argument("--host", default="127.0.0.1", help="(default: %(default)s; 0.0.0.0 serves every network)")
-    serve.add_argument("--port", type=_whole, default=8000, help="(default: %(default)s)")
+    serve.add_argument("--host", default=HOST, help="(default: %(default)s; 0.0.0.0 serves every network)")
+    serve.add_argument("--port", type=_whole, default=PORT, help="(default: %(default)s)")
     add_options(serve, Limits)
     return parser
 
@@ -158,6 +158,11 @@ def ray_target(args) -> tuple[str | None, list[str]]:
     return args.ray, list(args.paths)
 
 
+def writes_parquet(args) -> bool:
+    """Whether ``predict`` is to write its rows as Parquet (an ``--output`` ending in ``.parquet``)."""
+    return args.command == "predict" and bool(args.output) and args.output.endswith(".parquet")
+
+
 def predict_command(args, model: GenderClassifier) -> int:
     address, arguments = ray_target(args)
     named = [name_files(argument) for argument in arguments]
@@ -174,7 +179,7 @@ def predict_command(args, model: GenderClassifier) -> int:
             rows.append(prediction.to_dict())
             progress.update()
         progress.close()
-    if args.output and args.output.endswith(".parquet"):
+    if writes_parquet(args):
         from .cluster import parquet_bytes
 
         write_output(args.output, parquet_bytes(rows))
@@ -200,10 +205,10 @@ def segment_command(args, model: GenderClassifier) -> int:
     return 0
 
 
-def serve_command(args, model: GenderClassifier) -> int:
+def serve_command(args, model: GenderClassifier, limits: Limits) -> int:
     from .serve import serve
 
-    serve(model, args.host, args.port, chosen(args, Limits), model_name=args.model or DEFAULT_MODEL)
+    serve(model, args.host, args.port, limits, model_name=args.model or DEFAULT_MODEL)
     return 0
 
 
@@ -211,7 +216,7 @@ def check_inputs(args) -> None:
     """Refuse, before any work, a ``predict`` that names nothing, or a listing that cannot be read."""
     if args.command != "predict":
         return
-    if not args.paths and not args.listing and not (args.ray and os.path.exists(args.ray)):
+    if not ray_target(args)[1] and not args.listing:
         raise ValueError("name audio files, folders or patterns, or --listing FILE")
     listed_paths(args.listing)
 
@@ -221,7 +226,7 @@ def check_extras(args) -> None:
     wanted = {}
     if args.command == "predict" and ray_target(args)[0]:
         wanted["ray"] = "--ray needs Ray: pip install 'audiogender[cluster]'"
-    if args.output and args.output.endswith(".parquet"):
+    if writes_parquet(args):
         wanted["pyarrow"] = "a .parquet output needs pyarrow: pip install 'audiogender[cluster]'"
     if args.command == "serve":
         missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
@@ -233,14 +238,13 @@ def check_extras(args) -> None:
 
 
 def check_serving(args) -> None:
-    """Refuse a server that could not run: an output file it would never write, a port that is none, limits that are no limits."""
+    """Refuse a server that could not run: an output file it would never write, or a port that is none."""
     if args.command != "serve":
         return
     if args.output:
         raise ValueError("serve writes no output file")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be 0-65535, not {args.port}")
-    chosen(args, Limits)
 
 
 def main(argv=None) -> int:
@@ -249,6 +253,7 @@ def main(argv=None) -> int:
     try:
         try:
             settings = chosen(args, Settings)
+            limits = chosen(args, Limits) if args.command == "serve" else None
             check_inputs(args)
             check_serving(args)
             check_extras(args)
@@ -257,7 +262,9 @@ def main(argv=None) -> int:
             model = load(args, settings)
         except (ValueError, ModelError, OutputError) as error:
             parser.error(str(error))
-        return {"predict": predict_command, "segment": segment_command, "serve": serve_command}[args.command](args, model)
+        if limits is not None:
+            return serve_command(args, model, limits)
+        return {"predict": predict_command, "segment": segment_command}[args.command](args, model)
     except KeyboardInterrupt:
         print("audiogender: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -31,6 +31,7 @@ from .shipped import asset_path
 SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was exported from
 ENCODER_KEY = "encoder"  # ONNX metadata of a head: the encoder file beneath it
 ENCODER_WEIGHTS_KEY = "encoder_weights_sha256"  # ... and the SHA-256 of the weights that encoder was exported from
+WEIGHTS_KEY = "weights_sha256"  # the meta of an encoder: the SHA-256 of the weights it was exported from
 DEVICES = ("auto", "cpu", "cuda")  # where ONNX Runtime runs a network; auto: cuda if onnxruntime-gpu sees one
 
 
@@ -136,19 +137,29 @@ class MeanLogOdds(ABC):
         return float(np.mean(outputs[:, 0]))
 
 
-class CnnNetwork(MeanLogOdds):
-    """An exported CNN: feature matrices in, calibrated logits (male, female) out, one pair per window."""
+class Exported:
+    """What a network exported from the lab says of itself, from its (head's) ONNX file."""
+
+    what = "a network"  # how ``describe`` names it
 
     def __init__(self, file: OnnxFile):
-        self.file = file
         self.path, self.features, self.meta, self.device, self.source_sha256 = file.path, file.features, file.meta, file.device, file.source_sha256
-
-    def log_odds(self, features: np.ndarray) -> np.ndarray:
-        return female_log_odds(self.file.run(features))
 
     def describe(self) -> str:
         recipe = self.meta.get("recipe", {}).get("name")
-        return f"{self.file.name}: a CNN on {self.features.kind} windows of {self.features.window_seconds:g} s" + (f" (recipe {recipe})" if recipe else "")
+        return f"{self.path.name if self.path else 'in memory'}: {self.what}" + (f" (recipe {recipe})" if recipe else "")
+
+
+class CnnNetwork(Exported, MeanLogOdds):
+    """An exported CNN: feature matrices in, calibrated logits (male, female) out, one pair per window."""
+
+    def __init__(self, file: OnnxFile):
+        super().__init__(file)
+        self.file = file
+        self.what = f"a CNN on {self.features.kind} windows of {self.features.window_seconds:g} s"
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        return female_log_odds(self.file.run(features))
 
     def __repr__(self) -> str:
         return f"CnnNetwork({self.file.name!r})"
@@ -161,7 +172,7 @@ class SpeakerEncoder:
     def __init__(self, file: OnnxFile):
         self.file = file
         self.path, self.features = file.path, file.features
-        self.weights_sha256 = file.meta.get("weights_sha256")
+        self.weights_sha256 = file.meta.get(WEIGHTS_KEY)
 
     def embed(self, features: np.ndarray) -> np.ndarray:
         """Unit-length embeddings of a batch of windows' features."""
@@ -171,7 +182,7 @@ class SpeakerEncoder:
         return f"SpeakerEncoder({self.file.name!r})"
 
 
-class EncoderNetwork:
+class EncoderNetwork(Exported):
     """A small head on a frozen speaker encoder: windows embedded, a group judged by its mean embedding.
 
     A piece or a recording is the mean of its windows' embeddings, made unit length
@@ -181,8 +192,9 @@ class EncoderNetwork:
     """
 
     def __init__(self, head: OnnxFile, encoder: SpeakerEncoder):
+        super().__init__(head)
         self.head, self.encoder = head, encoder
-        self.path, self.features, self.meta, self.device, self.source_sha256 = head.path, head.features, head.meta, head.device, head.source_sha256
+        self.what = f"a head on the {encoder.file.name} speaker encoder's mean embedding"
 
     def window_outputs(self, features: np.ndarray) -> np.ndarray:
         return self.encoder.embed(features)
@@ -193,10 +205,6 @@ class EncoderNetwork:
 
     def pooled_log_odds(self, outputs: np.ndarray) -> float:
         return float(self.judge(unit_mean(outputs)[None])[0])
-
-    def describe(self) -> str:
-        recipe = self.meta.get("recipe", {}).get("name")
-        return f"{self.head.name}: a head on the {self.encoder.file.name} speaker encoder's mean embedding" + (f" (recipe {recipe})" if recipe else "")
 
     def __repr__(self) -> str:
         return f"EncoderNetwork({self.head.name!r} on {self.encoder.file.name!r})"

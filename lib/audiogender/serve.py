@@ -31,10 +31,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from .audio import AUDIO_EXTENSIONS, AudioError
 from .predict import GenderClassifier, Timeline
-from .settings import Limits
-from .shipped import WEB_FILES, web_text
-
-STATIC_FILES = ("app.js", "app.css")  # what /static/ serves, of the page's files
+from .settings import HOST, PORT, Limits
+from .shipped import DEFAULT_MODEL, STATIC_FILES, WEB_FILES, WEB_PAGE, web_text
 
 
 def timeline_dict(name: str, timeline: Timeline) -> dict:
@@ -121,7 +119,7 @@ class Turns:
             raise HTTPException(504, "the recording took longer than the time limit to classify") from None
 
 
-def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: str = "default"):
+def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL):
     """The FastAPI application serving ``model`` within ``limits``."""
     from . import __version__
 
@@ -148,7 +146,7 @@ def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: s
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page():
-        return web_text("index.html")
+        return web_text(WEB_PAGE)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):
@@ -218,7 +216,7 @@ def api_page(schema: dict) -> str:
             + "".join(rows) + "</body></html>")  # fmt: skip
 
 
-def serve(model: GenderClassifier, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), model_name: str = "default") -> None:
+def serve(model: GenderClassifier, host: str = HOST, port: int = PORT, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL) -> None:
     """Run the service until interrupted."""
     import uvicorn
 

@@ -67,6 +67,7 @@ class Settings:
 
 
 MB = 1024 * 1024
+HOST, PORT = "127.0.0.1", 8000  # where audiogender serve listens unless told: this machine only
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,17 @@ class Limits:
     max_waiting: int = 64  # requests waiting beyond this answer 503 at once
 
     def __post_init__(self):
-        if not _finite("--max-upload-mb", self.max_upload_mb) > 0:
-            raise ValueError(f"--max-upload-mb must be positive, not {self.max_upload_mb}")
-        if not _finite("--timeout", self.request_seconds) > 0:
-            raise ValueError(f"--timeout must be positive, not {self.request_seconds}")
-        if not _finite("--queue-timeout", self.queue_seconds) >= 0:
-            raise ValueError(f"--queue-timeout must be 0 or more, not {self.queue_seconds}")
-        for name, value in (("--concurrency", self.concurrency), ("max_waiting", self.max_waiting)):
+        named = {f.name: f"{f.name} ({f.metadata['flag']})" if "flag" in f.metadata else f.name for f in fields(self)}
+        if not _finite(named["max_upload_mb"], self.max_upload_mb) > 0:
+            raise ValueError(f"{named['max_upload_mb']} must be positive, not {self.max_upload_mb}")
+        if not _finite(named["request_seconds"], self.request_seconds) > 0:
+            raise ValueError(f"{named['request_seconds']} must be positive, not {self.request_seconds}")
+        if not _finite(named["queue_seconds"], self.queue_seconds) >= 0:
+            raise ValueError(f"{named['queue_seconds']} must be 0 or more, not {self.queue_seconds}")
+        for name in ("concurrency", "max_waiting"):
+            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number, at least 1, not {value!r}")
+                raise ValueError(f"{named[name]} must be a whole number, at least 1, not {value!r}")
 
     @property
     def max_upload_bytes(self) -> int:

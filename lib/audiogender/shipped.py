@@ -18,6 +18,8 @@ GE2E_FILE = "ge2e.onnx"  # the speaker encoder beneath the encoder's head
 SILERO_FILE = "silero_vad_16k_sequence.onnx"  # Silero VAD's sequence model
 MEL_FILTERS_FILE = "mel_filters.npz"
 WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}  # the page and its media types
+WEB_PAGE = "index.html"  # what / serves; the others are served under /static/
+STATIC_FILES = tuple(name for name in WEB_FILES if name != WEB_PAGE)
 
 
 def _package() -> Path:

@@ -2,16 +2,21 @@
 
 Where things are:
 
-* the recipes, each defined once by name (``seed``, ``default``, ``distilled``, ``encoder``): ``recipes``
-* the networks (the seed's CNN, ours), checkpoints and ONNX export: ``networks``
-* the pretrained speaker encoder and its head: ``encoder``; its embeddings: ``embeddings``;
-  the encoder's answers as the CNN's soft targets: ``distill``
-* what a network trains on (fixed clips, or crops of augmented views): ``datasets``
-* augmentation (noise, rooms, phone lines, codecs, pitch): ``augment``
-* training, its callbacks and run folders: ``train``; calibration: ``calibrate``
-* every way of dividing speakers (splits, search folds, leaky folds): ``splits``
-* the hyperparameter search: ``search``; cross-validation: ``crossval``
-* figures of merit: ``evaluate``; the baselines a model must beat: ``baselines``
+* the roles every recipe and trained model play: ``base``; the recipes, each defined
+  once by name (``seed``, ``default``, ``distilled``, ``encoder``): ``recipes``
+* the CNN recipes, their estimator and the trained CNN: ``cnn``, with its skorch
+  ``callbacks``; the networks and their checkpoints: ``networks``
+* the pretrained speaker encoder: ``ge2e``; its embeddings: ``embeddings``; the head
+  trained on them: ``head``; the encoder's answers as the CNN's soft targets: ``distill``
+* writing any network as ONNX: ``onnx_export``
+* what a CNN trains on (fixed clips, or crops of augmented views): ``datasets``;
+  training clips: ``clips``; augmentation (noise, rooms, phone lines, codecs,
+  pitch): ``augment``; sounds that are not a voice, made to order: ``signals``
+* one recipe trained into a run folder: ``train``; calibration: ``calibrate``
+* every way of dividing speakers (splits, search folds, leaky folds, corpora): ``splits``
+* the hyperparameter search: ``search``; what cross-validation compares: ``methods``;
+  cross-validation itself: ``crossval``
+* figures of merit: ``evaluate``; the release gates: ``gates``; the baselines: ``baselines``
 * corpora as clip tables: ``corpora``; AudioMNIST's downloader: ``download``
 * per-clip results cached on disk: ``cache``; figures: ``plots``
 * where the notebooks find the project's folders and data: ``project``

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from .recipes import RECIPES
 from .splits import corpus_groups, corpus_masks, fold_masks, folds_as_splits, group_kfold_splits
 
 PROTOCOLS = ("speakers", "corpora")
-NOTES = ("pitch_thresholds_hz",)  # what methods note in a run's settings, read back with it
+NOTES = tuple(note for method in METHODS.values() for note in method.notes)  # what methods note in a run's settings, read back with it
 
 
 @dataclass
@@ -176,10 +175,6 @@ def load_crossval(folder: str | os.PathLike) -> CrossValidation:
                            notes={k: settings[k] for k in NOTES if k in settings}, methods=list(predictions["method"].unique()))  # fmt: skip
 
 
-def _slug(method: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", method.lower()).strip("-")
-
-
 def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "outputs", settings: dict | None = None) -> Path:
     """Write ``outputs_dir/crossval_N/``: predictions.csv, scorecard.csv, splits.json, settings.yml (with every
     recipe) and each recipe method's fold models (``models/{method}/fold_K.pt`` and ``.onnx``); built under a
@@ -187,7 +182,7 @@ def save_crossval(result: CrossValidation, outputs_dir: str | os.PathLike = "out
     with atomic_directory(outputs_dir, "crossval") as folder:
         for method, models in result.models.items():
             for k, model in enumerate(models):
-                model.save(folder / "models" / _slug(method) / f"fold_{k}.pt", fold=k, held_out=result.groups[k] if k < len(result.groups) else None)
+                model.save(folder / "models" / method / f"fold_{k}.pt", fold=k, held_out=result.groups[k] if k < len(result.groups) else None)
         result.predictions.to_csv(folder / "predictions.csv", index=False)
         result.scorecard().to_csv(folder / "scorecard.csv", index=False)
         write_json(folder / "splits.json", {"protocol": result.protocol, "groups": result.groups, "splits": result.splits})

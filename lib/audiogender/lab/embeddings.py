@@ -77,7 +77,8 @@ def load_embeddings(
     """Every clip's embedding in ``n_views`` views (the first as recorded), cached on disk like the CNN's training data."""
     paths = list(clips["path"])
     settings = f"{ENCODER_FEATURES.cache_key()}|{n_views}|{augmenter}|{random_state}"
-    code = (*FEATURE_CODE, "audiogender.vad", "audiogender.windows", "audiogender.runtime", "audiogender.lab.augment", __name__)
+    code = (*FEATURE_CODE, "audiogender.vad", "audiogender.windows", "audiogender.settings", "audiogender.runtime", "audiogender.lab.augment",
+            "audiogender.lab.ge2e", __name__)  # fmt: skip
     cache = cache_path(paths, settings, cache_dir, "embeddings", ".npz", code)
     if cache is not None and cache.exists():
         with np.load(cache) as stored:

@@ -52,11 +52,13 @@ def reasons() -> pd.DataFrame:
     return pd.DataFrame([{"gate": g.name, "required": g.required, "why": g.reason} for g in GATES]).set_index("gate")
 
 
-def check(card: pd.DataFrame, emotions: pd.DataFrame, method: str, teacher: str = "encoder", student: str = "distilled") -> pd.DataFrame:
+def check(
+    card: pd.DataFrame, emotions: pd.DataFrame, method: str, teacher: str = "encoder", student: str = "distilled", by: str = "group"
+) -> pd.DataFrame:
     """Each gate for ``method``, per folder: the figure, what is required, whether it passes.
 
     ``card`` is a leave-one-corpus-out scorecard (``evaluate.scorecard``), ``emotions``
-    its ``evaluate.emotion_recalls``; the taught gate compares ``student`` with ``teacher``.
+    its ``evaluate.emotion_recalls`` per ``by`` (the folder); the taught gate compares ``student`` with ``teacher`` (recipe names).
     """
     rows = []
 
@@ -79,7 +81,7 @@ def check(card: pd.DataFrame, emotions: pd.DataFrame, method: str, teacher: str 
         add(CALIBRATION, "all", overall["ece"].iloc[0])
     excited = emotions[(emotions["method"] == method) & emotions["excited"]] if len(emotions) else emotions
     for _, row in excited.iterrows():
-        add(EXCITED_MEN, f"{row[emotions.columns[1]]}, {row['emotion']}", row["recall_male"])
+        add(EXCITED_MEN, f"{row[by]}, {row['emotion']}", row["recall_male"])
     means = clip.groupby("method")["balanced_accuracy"].mean()
     if method == student and teacher in means and student in means:
         add(TAUGHT, "all", means[teacher] - means[student])

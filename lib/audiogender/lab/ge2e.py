@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..features import FeatureConfig
-from ..runtime import OnnxFile, SpeakerEncoder, file_sha256
+from ..runtime import WEIGHTS_KEY, OnnxFile, SpeakerEncoder, file_sha256
 from ..shipped import GE2E_FILE, asset_path
 from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
 
@@ -71,7 +71,7 @@ def export_ge2e(path: str | os.PathLike | None = None, weights: str | os.PathLik
     path = Path(path) if path else asset_path(GE2E_FILE)
     example = torch.rand(2, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels)
     model = onnx_bytes(load_ge2e(weights), example, "features", "embedding", {0: "windows", 1: "frames"})
-    meta = {"network": "GE2E speaker encoder (Wan et al. 2018), weights of Resemblyzer 0.1.4 (Resemble AI, Apache-2.0)", "weights_sha256": file_sha256(weights)}
+    meta = {"network": "GE2E speaker encoder (Wan et al. 2018), weights of Resemblyzer 0.1.4 (Resemble AI, Apache-2.0)", WEIGHTS_KEY: file_sha256(weights)}
     write_onnx(path, with_metadata(model, describe(ENCODER_FEATURES, meta)))
     return path
 

@@ -33,6 +33,8 @@ from .embeddings import ClipEmbeddings, load_embeddings
 from .ge2e import EMBEDDING_SIZE, ENCODER_FEATURES, shipped_encoder_weights
 from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
 
+HEAD_CHECKPOINT = "encoder-head"  # what a head's .pt says it is
+
 
 class LinearHead(nn.Module):
     """Logistic regression as a network: a unit embedding in, logits (male, female) out, divided by a temperature."""
@@ -136,8 +138,16 @@ class TrainedHead:
         path = Path(path)
         meta = {"recipe": self.recipe.to_dict(), **meta}
         with atomic_file(path, "wb") as f:
-            torch.save({"kind": "encoder-head", "weight": torch.as_tensor(self.weight), "bias": self.bias, "temperature": self.temperature, "meta": meta}, f)
+            torch.save({"kind": HEAD_CHECKPOINT, "weight": torch.as_tensor(self.weight), "bias": self.bias, "temperature": self.temperature, "meta": meta}, f)
         write_onnx(path.with_suffix(".onnx"), head_onnx(self.weight, self.bias, self.temperature, meta, source=path))
+
+
+def export_head_twin(checkpoint: str | os.PathLike) -> Path:
+    """Write (again) the ONNX twin of a head's ``.pt``, from its numbers; returns the twin's path."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    twin = Path(checkpoint).with_suffix(".onnx")
+    write_onnx(twin, head_onnx(saved["weight"].numpy(), saved["bias"], saved["temperature"], saved["meta"], source=checkpoint))
+    return twin
 
 
 def logistic_head(X: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float) -> LogisticRegression:

@@ -74,6 +74,7 @@ class Method(ABC):
 
     name: str
     title: str
+    notes: tuple[str, ...] = ()  # what it notes in a run's settings (``Outcome.notes``)
 
     def applies_to(self, protocol: str) -> bool:
         """Whether the method means anything under ``protocol``."""
@@ -122,7 +123,7 @@ class RecipeMethod(Method):
 class PitchMethod(Method):
     """The median-F0 baseline, fitted on each fold's training and validation clips."""
 
-    name, title = "pitch", "pitch baseline"
+    name, title, notes = "pitch", "pitch baseline", ("pitch_thresholds_hz",)
 
     def run(self, job: Job) -> Outcome:
         f0 = per_clip_cached(job.clips, file_median_f0, "pyin", "f0", job.cache_dir, progress=job.progress, code=BASELINE_CODE)
@@ -132,7 +133,7 @@ class PitchMethod(Method):
             baseline = PitchBaseline().fit(f0[masks["train"]], y[masks["train"]])
             p[masks["test"]] = baseline.predict_proba(f0[masks["test"]])[:, 1]
             thresholds.append(round(baseline.threshold_hz, 1))
-        return Outcome(prediction_rows(job.clips, self.name, p, fold_tested_in(job.folds)), notes={"pitch_thresholds_hz": thresholds})
+        return Outcome(prediction_rows(job.clips, self.name, p, fold_tested_in(job.folds)), notes={self.notes[0]: thresholds})
 
 
 class Voice2GenderMethod(Method):

@@ -23,6 +23,7 @@ from ..labels import female_log_odds
 from ..predict import shipped_model_path
 from ..runtime import MeanLogOdds
 from .device import pick_device
+from .head import HEAD_CHECKPOINT, export_head_twin
 from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
 
 
@@ -148,7 +149,9 @@ def save_checkpoint(
 
 
 def export_twin(checkpoint: str | os.PathLike) -> Path:
-    """Write (again) the ONNX twin of a ``.pt`` checkpoint, from its weights; returns the twin's path."""
+    """Write (again) the ONNX twin of a ``.pt`` checkpoint (a CNN's or a head's), from its weights; returns the twin's path."""
+    if torch.load(checkpoint, map_location="cpu", weights_only=True).get("kind") == HEAD_CHECKPOINT:
+        return export_head_twin(checkpoint)
     network, features, meta = load_checkpoint(checkpoint)
     twin = Path(checkpoint).with_suffix(".onnx")
     export_onnx(network, features, twin, source=checkpoint, meta=meta)

@@ -10,7 +10,7 @@ import audiogender
 from audiogender.features import compute_features
 from audiogender.lab.base import TrainedInEpochs, TrainedModel
 from audiogender.lab.corpora import read_corpora
-from audiogender.lab.ge2e import ENCODER_FEATURES, load_ge2e, resemblyzer_weights, shipped_encoder
+from audiogender.lab.ge2e import EMBEDDING_SIZE, ENCODER_FEATURES, load_ge2e, resemblyzer_weights, shipped_encoder
 from audiogender.lab.head import EncoderRecipe, TrainedHead
 from audiogender.lab.recipes import RECIPES, get_recipe, recipe_from_dict
 from audiogender.lab.splits import role_masks
@@ -46,7 +46,7 @@ def voices(tmp_path_factory):
 
 def test_embeddings_are_what_prediction_computes(voices):
     clips, recipe, data = voices
-    assert data.embeddings.shape == (len(clips), 1, 256) and data.voiced.all()
+    assert data.embeddings.shape == (len(clips), 1, EMBEDDING_SIZE) and data.voiced.all()
     path = clips["path"].iloc[0]
     block = voiced_block(audiogender.load_audio(path), ENCODER_FEATURES)
     windows = shipped_encoder().embed(block.features)
@@ -82,7 +82,7 @@ def test_a_head_calibrates_on_validation_speakers():
     clips = pd.DataFrame({"speaker": list("abcdef"), "gender": ["male", "female"] * 3, "source": "x", "path": list("abcdef")})
 
     class Data:
-        embeddings = np.stack([np.eye(256)[0] * (1 if g == "female" else -1) for g in clips["gender"]])[:, None].astype(np.float32)
+        embeddings = np.stack([np.eye(EMBEDDING_SIZE)[0] * (1 if g == "female" else -1) for g in clips["gender"]])[:, None].astype(np.float32)
 
         def training_set(self, rows, y, random_state=0, weight=None):
             return self.embeddings[rows, 0], y[rows], weight[rows]
@@ -98,7 +98,7 @@ def test_a_head_calibrates_on_validation_speakers():
 def test_a_head_runs_on_the_very_encoder_it_was_trained_on(tmp_path):
     import shutil
 
-    head = TrainedHead(EncoderRecipe(), np.ones(256, np.float32), 0.0)
+    head = TrainedHead(EncoderRecipe(), np.ones(EMBEDDING_SIZE, np.float32), 0.0)
     head.save(tmp_path / "model.pt")
     (tmp_path / "ge2e.onnx").write_bytes(b"another encoder, or none")  # beside the head, but not its encoder
     model = audiogender.load_model(tmp_path)
