@@ -1,6 +1,7 @@
 """Signals and paths the tests share."""
 
 import csv
+import os
 import socket
 import subprocess
 import sys
@@ -77,3 +78,25 @@ def start_server(*options: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     server.kill()
     raise RuntimeError("the server did not start")
+
+
+def flac_bomb(path, minutes: float, rate: int = 8_000, declared: bool = True) -> None:
+    """A FLAC file of ``minutes`` of silence (a few hundred kilobytes for hours); without ``declared``, its stream info
+    says nothing of its length, as a hand-made bomb's may."""
+    import soundfile as sf
+
+    with sf.SoundFile(path, "w", rate, 1, format="FLAC", subtype="PCM_16") as out:
+        minute = np.zeros(rate * 60, np.float32)
+        for _ in range(int(minutes)):
+            out.write(minute)
+    if not declared:
+        data = bytearray(Path(path).read_bytes())
+        data[8 + 13] &= 0xF0  # STREAMINFO (after "fLaC" and its block header): the 36-bit count of samples, zeroed
+        data[8 + 14 : 8 + 18] = bytes(4)
+        Path(path).write_bytes(bytes(data))
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (Linux: user and system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -19,7 +19,7 @@ def test_csv_has_one_row_per_audio_file_of_a_folder(capsys):
     status, out = run(capsys, "predict", str(SAMPLES), "--format", "csv", "--device", "cpu")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and len(rows) == 16
-    assert list(rows[0]) == ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]
+    assert list(rows[0]) == ["path", "label", "p_female", "speech_seconds", "duration_seconds", "female_seconds", "male_seconds", "warning", "error"]
     labels = {r["path"].rsplit("/", 1)[-1]: r["label"] for r in rows}
     assert labels["456440__inspectorj__bird-whistling-robin-single-13.ogg"] == "no voice"
     assert labels["cmu_arctic_us_axb_a0004.wav"] == "female" and labels["cmu_arctic_us_aew_a0001.wav"] == "male"
@@ -253,3 +253,77 @@ def test_folders_that_cannot_be_listed_get_a_row_and_m4a_files_are_found(capsys,
     assert status == 1 and rows["memo.m4a"]["label"] == "female"
     assert "cannot be listed (Permission denied)" in rows["locked"]["error"]
     shutil.rmtree(tmp_path / "locked")
+
+
+# --- names, destinations and files that are not what they seem ---------------------------
+
+
+def test_names_with_carriage_returns_escapes_and_newlines_cannot_break_a_row(capsys, tmp_path):
+    import shutil
+
+    names = ["plain.wav", "cr\rin.wav", "esc\x1b[31mred.wav", "new\nline.wav"]
+    for name in names:
+        shutil.copy(VOICE, tmp_path / name)
+    status, out = run(capsys, "predict", str(tmp_path), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert status == 0 and len(rows) == len(names) and sorted(r["path"].rsplit("/", 1)[-1] for r in rows) == sorted(names)
+    status, table = run(capsys, "predict", str(tmp_path))
+    assert "\x1b" not in table and "\r" not in table and len(table.splitlines()) == len(names) + 1  # a header and a line each
+    assert "esc\\x1b[31mred.wav" in table and "new\\nline.wav" in table
+
+
+def test_a_destination_that_fills_up_loses_no_answer(capsys, tmp_path):
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    status = main(["predict", str(VOICE), "--format", "csv", "--output", "/dev/full"])
+    captured = capsys.readouterr()
+    assert status == 1 and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1 and "No space left on device" in captured.err and "follow on standard output" in captured.err
+    assert list(csv.DictReader(io.StringIO(captured.out)))[0]["label"] == "female"
+
+
+def test_pipes_devices_and_truncated_files_get_rows_and_the_batch_never_hangs(tmp_path):
+    import os
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    from audiogender import load_audio
+
+    folder = tmp_path / "mixed bag"
+    folder.mkdir()
+    shutil.copy(VOICE, folder / "good.wav")
+    os.mkfifo(folder / "pipe.wav")  # a named pipe that nobody writes to: opening it would wait for ever
+    (folder / "zero.mp3").symlink_to("/dev/zero")  # endless zeros
+    voice = np.tile(load_audio(VOICE), 3)
+    for fmt, ext, subtype in (("WAV", "wav", "PCM_16"), ("FLAC", "flac", "PCM_16"), ("OGG", "ogg", "VORBIS"), ("MP3", "mp3", "MPEG_LAYER_III")):
+        sf.write(tmp_path / f"whole.{ext}", voice, 16_000, format=fmt, subtype=subtype)
+        data = (tmp_path / f"whole.{ext}").read_bytes()
+        (folder / f"half.{ext}").write_bytes(data[: len(data) // 2])
+    done = subprocess.run([sys.executable, "-m", "audiogender", "predict", str(folder), "--format", "json", "--model", "cnn"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(done.stdout)}
+    assert done.returncode == 1 and "Traceback" not in done.stderr and len(rows) == 7
+    assert "named pipe" in rows["pipe.wav"]["error"] and "a device" in rows["zero.mp3"]["error"]
+    assert rows["good.wav"]["label"] == "female" and rows["good.wav"]["warning"] is None
+    for ext in ("wav", "flac", "ogg", "mp3"):  # every format alike: judged on what could be read, and said so
+        row = rows[f"half.{ext}"]
+        assert row["error"] is None and row["label"] == "female" and 2 < row["duration_seconds"] < 6, row
+        assert row["warning"] and ("cut short" in row["warning"] or "could not be read past" in row["warning"]), row
+
+
+def test_odd_channel_counts_say_why_both_decoders_refused(capsys, tmp_path):
+    import struct
+
+    for channels in (0, 65535):
+        data = bytes(400)
+        block = (2 * channels) & 0xFFFF
+        header = (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, channels, 16_000, (16_000 * 2 * channels) & 0xFFFFFFFF, block, 16)
+                  + b"data" + struct.pack("<I", len(data)))  # fmt: skip
+        (tmp_path / f"{channels}.wav").write_bytes(header + data)
+    status, out = run(capsys, "predict", str(tmp_path), "--format", "json")
+    errors = {r["path"].rsplit("/", 1)[-1]: r["error"] for r in json.loads(out)}
+    assert status == 1 and "Channel count is zero" in errors["0.wav"] and "Too many channels" in errors["65535.wav"]

@@ -176,15 +176,37 @@ def test_arrays_in_either_channel_layout_and_bad_rates_are_refused_by_name(model
 
 
 def test_stretches_do_not_depend_on_where_a_long_file_was_cut_into_blocks(model, tmp_path):
+    from audiogender.audio import AudioStream
     from audiogender.scheduler import Source, judge
 
     reading = load_audio(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of continuous read speech
     sf.write(tmp_path / "long.wav", np.concatenate([reading[: 14 * 16_000]] * 6), 16_000)  # speech runs through 60 s
     blocked = model.segment(tmp_path / "long.wav")  # read in 60 s blocks
-    (one_block,) = judge([Source("long.wav", lambda: iter([load_audio(tmp_path / "long.wav")]))], model.voiced, model.window_outputs)
+    (one_block,) = judge([Source("long.wav", lambda: AudioStream(iter([load_audio(tmp_path / "long.wav")])))], model.voiced, model.window_outputs)
     whole = model.answer(one_block.tally)  # the same samples judged as one block
     assert not any(abs(s.end - 60.0) < 0.01 or abs(s.start - 60.0) < 0.01 for s in blocked.segments)
     assert len(blocked.segments) == len(whole.segments)
     for a, b in zip(blocked.segments, whole.segments):
         assert (a.start, a.end, a.label) == pytest.approx((b.start, b.end, b.label), abs=0.1)
     assert blocked.prediction.label == whole.prediction.label and blocked.duration_seconds == whole.duration_seconds
+
+
+def test_empty_and_complex_arrays_are_refused_saying_what_they_are(model):
+    from audiogender import AudioError
+
+    with pytest.raises(AudioError, match="holds no samples"):
+        model.predict(np.zeros((0, 2), np.float32))
+    with pytest.raises(AudioError, match="complex numbers"):
+        model.predict(np.ones(16_000) * (1 + 1j))
+
+
+def test_a_woman_then_a_man_is_mixed_and_says_how_long_each_spoke(model):
+    from audiogender.labels import MIXED
+
+    woman, man = load_audio(SAMPLES / "198-209-0000.ogg")[: 8 * 16_000], load_audio(SAMPLES / "3436-172162-0000.ogg")[: 7 * 16_000]
+    for recording in (np.concatenate([woman, man]), np.concatenate([man, np.zeros(8_000, np.float32), woman])):
+        answer = model.predict(recording)
+        assert answer.label == MIXED and answer.female_seconds > 4 and answer.male_seconds > 4, answer
+    alone = model.predict(np.concatenate([woman, woman[: 4 * 16_000]]))
+    assert alone.label == "female" and alone.male_seconds < 2 and alone.female_seconds > 8
+    assert audiogender.load_model(kind="cnn", mixed_share=0.6).predict(np.concatenate([woman, man])).label != MIXED  # above a half: never mixed

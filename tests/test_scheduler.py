@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from audiogender.audio import AudioError
+from audiogender.audio import AudioError, AudioStream
 from audiogender.scheduler import Source, judge
 from audiogender.windows import VoicedBlock
 
@@ -18,7 +18,7 @@ def _source(name, blocks=1, fail_at=None):
                 raise AudioError(name, "not a readable audio file as audio (broken here)")
             yield np.full(16_000, k, np.float32)
 
-    return Source(name, read)
+    return Source(name, lambda: AudioStream(read()))
 
 
 def _prepare_one(block):
@@ -37,7 +37,7 @@ def test_every_source_is_answered_in_order_whatever_its_length_and_failures_go_o
     sources = [_source("long", blocks=7), _source("a"), _source("bad", blocks=3, fail_at=1), _source("b", blocks=2)]
     judged = list(judge(sources, _prepare, _outputs, n_jobs=2, batch_windows=3))
     assert [j.name for j in judged] == ["long", "a", "bad", "b"] and [j.index for j in judged] == [0, 1, 2, 3]
-    assert judged[2].tally is None and "broken here" in judged[2].error
+    assert judged[2].tally is None and "broken here" in judged[2].error.reason
     long = judged[0].tally
     assert long.samples == 7 * 16_000 and long.speech_seconds == 7.0
     assert long.pieces == [(k * 16_000, (k + 1) * 16_000) for k in range(7)]  # offsets run on from block to block
@@ -108,7 +108,7 @@ def test_readers_take_a_bounded_number_of_sources_ahead_of_a_slow_one():
                 time.sleep(0.02 if name == "slow" else 0)
                 yield np.zeros(16_000, np.float32)
 
-        return Source(name, read)
+        return Source(name, lambda: AudioStream(read()))
 
     answers = judge([source("slow", 20)] + [source(f"f{i}", 1) for i in range(500)], _prepare, _outputs, n_jobs=2)
     first = next(answers)
@@ -121,4 +121,24 @@ def test_a_source_that_fails_as_it_opens_is_answered_with_its_error():
         raise AudioError("x.wav", "no such file")
 
     judged = list(judge([Source("x.wav", opens_badly), _source("a")], _prepare, _outputs, n_jobs=1))
-    assert judged[0].error == "no such file" and judged[1].tally is not None
+    assert judged[0].error.reason == "no such file" and judged[1].tally is not None
+
+
+def test_a_files_warnings_reach_its_tally_and_a_cancelled_judging_stops():
+    from audiogender.scheduler import Cancelled
+
+    def warned():
+        stream = AudioStream(iter([np.zeros(16_000, np.float32)]))
+        stream.warnings.append("ends early")
+        return stream
+
+    (judged,) = judge([Source("cut.wav", warned)], _prepare, _outputs, n_jobs=1)
+    assert judged.tally.warnings == ["ends early"]
+    cancel = threading.Event()
+    answers = judge([_source(f"f{i}", blocks=50) for i in range(20)], _prepare, _outputs, n_jobs=2, cancel=cancel)
+    next(answers)
+    cancel.set()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        list(answers)
+    assert time.monotonic() - started < 1.0

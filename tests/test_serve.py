@@ -2,6 +2,7 @@
 
 import io
 import socket
+import sys
 import threading
 import time
 import wave
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import audiogender
-from helpers import SAMPLES, start_server
+from helpers import SAMPLES, cpu_seconds, flac_bomb, start_server
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -112,7 +113,7 @@ def test_a_slow_client_is_cut_off_and_others_are_served():
     try:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as slow:
-            slow.sendall(b"POST /segment HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n--x\r\n")
+            slow.sendall(b"POST /segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n--x\r\n")
             assert httpx.get(url + "/health").status_code == 200  # served while the slow one trickles
             slow.settimeout(10)
             started = time.monotonic()
@@ -154,3 +155,114 @@ def test_many_concurrent_requests_all_answered_alike(served):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert errors == []
+
+
+# --- what a client cannot make the service do ---------------------------------------------
+
+
+def _idle_cpu(server, seconds: float = 1.0) -> float:
+    """CPU seconds the server spends over ``seconds`` of wall time."""
+    before = cpu_seconds(server.pid)
+    time.sleep(seconds)
+    return cpu_seconds(server.pid) - before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads a process's CPU time from /proc")
+def test_a_decompression_bomb_is_refused_by_its_header_or_as_it_decodes(tmp_path):
+    flac_bomb(tmp_path / "bomb.flac", 120)  # two hours of silence in a few hundred kilobytes
+    flac_bomb(tmp_path / "liar.flac", 60, declared=False)  # an hour, its length not declared
+    server, url = start_server("--max-audio-minutes", "10", "--timeout", "30")
+    try:
+        for name in ("bomb.flac", "liar.flac"):
+            started = time.monotonic()
+            reply = httpx.post(url + "/segment", files={"file": (name, (tmp_path / name).read_bytes())}, timeout=60)
+            assert reply.status_code == 413 and "more than the limit of 10 minutes" in reply.json()["detail"], reply.text
+            assert time.monotonic() - started < 10  # refused, not decoded and judged for minutes
+            rows = httpx.post(url + "/predict", files=[("files", (name, (tmp_path / name).read_bytes()))], timeout=60)
+            assert rows.status_code == 413
+        assert _idle_cpu(server) < 0.3 and httpx.get(url + "/health").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads a process's CPU time from /proc")
+def test_work_stops_when_its_time_runs_out_or_its_client_goes_away():
+    speech = audiogender.load_audio(SAMPLES / "3436-172162-0000.ogg")
+    long_recording = wav_bytes(np.tile(speech, 60))  # 17 minutes of speech: minutes of work
+    server, url = start_server("--timeout", "3", "--concurrency", "1")
+    try:
+        reply = httpx.post(url + "/segment", files={"file": ("long.wav", long_recording)}, timeout=60)
+        assert reply.status_code == 504
+        time.sleep(1.0)  # the block in hand ends
+        assert _idle_cpu(server) < 0.3  # and nothing more is judged
+        port = int(url.rsplit(":", 1)[1])
+        body = b'--x\r\nContent-Disposition: form-data; name="file"; filename="long.wav"\r\n\r\n' + long_recording + b"\r\n--x--\r\n"
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"POST /segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
+            time.sleep(1.0)  # being classified
+        time.sleep(1.0)  # the client hung up: the server notices, and the block in hand ends
+        assert _idle_cpu(server) < 0.3
+        assert httpx.get(url + "/health").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_slow_or_silent_connections_are_closed_and_their_number_is_bounded():
+    server, url = start_server("--timeout", "1.5", "--max-connections", "3")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as trickle, socket.create_connection(("127.0.0.1", port)) as silent:
+            started = time.monotonic()
+            trickle.settimeout(5)
+            closed = b""
+            for byte in b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n":  # one byte every 0.2 s: never a whole head in time
+                try:
+                    trickle.sendall(bytes([byte]))
+                    time.sleep(0.2)
+                except OSError:
+                    break
+            try:
+                closed = trickle.recv(4096)
+            except OSError:
+                pass
+            assert closed.startswith(b"HTTP/1.1 408") or closed == b""
+            assert time.monotonic() - started < 4
+            silent.settimeout(5)
+            assert silent.recv(4096).startswith(b"HTTP/1.1 408")  # it sent nothing at all
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            assert httpx.get(url + "/health").status_code == 503  # beyond --max-connections
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.2)
+        assert httpx.get(url + "/health").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_headers_hosts_and_origins(tmp_path):
+    server, url = start_server("--allow-origin", "https://app.example", "--allow-host", "voices.example")
+    try:
+        page = httpx.get(url + "/")
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer" and httpx.get(url + "/health").headers["x-frame-options"] == "DENY"
+        files = upload(FILES[:1])
+        assert httpx.get(url + "/health", headers={"Host": "evil.example"}).status_code == 421  # DNS rebinding
+        assert httpx.get(url + "/health", headers={"Host": "voices.example:8000"}).status_code == 200
+        assert httpx.get(url + "/health", headers={"Host": "localhost"}).status_code == 200
+        refused = httpx.post(url + "/predict", files=files, headers={"Origin": "https://evil.example"})
+        assert refused.status_code == 403 and "--allow-origin" in refused.json()["detail"]
+        allowed = httpx.post(url + "/predict", files=files, headers={"Origin": "https://app.example"})
+        assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "https://app.example"
+        own = httpx.post(url + "/predict", files=files, headers={"Origin": url})  # the page itself
+        assert own.status_code == 200 and "access-control-allow-origin" not in own.headers
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -10,12 +10,14 @@ wild vary tenfold, and a model that sees only training-like levels learns loudne
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soxr
 
-from .decoders import DecodeError, open_audio
+from .decoders import DecodeError, count_frames, open_audio
 
 SAMPLE_RATE = 16_000  # Hz: the one rate the model hears
 N_FFT = 400  # 25 ms analysis frames (the FFT is as long as the window)
@@ -45,6 +47,31 @@ class AudioError(ValueError):
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
 
 
+class TooLong(AudioError):
+    """A recording longer than the limit it is read under (a file that decodes to hours from a few kilobytes)."""
+
+    PHRASE = "more than the limit of"  # in every such reason, so that a row's error says which it was
+
+    @classmethod
+    def says(cls, reason: str | None) -> bool:
+        """Whether an error row's reason is this one's."""
+        return bool(reason) and cls.PHRASE in reason
+
+
+class AudioStream:
+    """A recording's consecutive mono float32 blocks; once read, ``warnings`` says what was wrong with it that did not stop it being read."""
+
+    def __init__(self, blocks: Iterator[np.ndarray] | None = None):
+        self.warnings: list[str] = []
+        self._blocks = blocks if blocks is not None else iter(())
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._blocks
+
+    def close(self) -> None:
+        getattr(self._blocks, "close", lambda: None)()
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read ``path`` as a mono float32 waveform at ``sample_rate``.
 
@@ -55,29 +82,37 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     return np.concatenate(list(stream_audio(path, sample_rate=sample_rate)))
 
 
-def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, sample_rate: int = SAMPLE_RATE):
-    """Yield ``path`` as consecutive mono float32 blocks of about ``block_seconds`` at ``sample_rate``.
+def stream_audio(
+    path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None
+) -> AudioStream:
+    """``path`` as consecutive mono float32 blocks of about ``block_seconds`` at ``sample_rate``.
 
     The file is decoded (``decoders``: libsndfile, else FFmpeg), down-mixed and
     resampled (soxr's streaming resampler, so the blocks join seamlessly) a block at a
     time, so memory does not grow with the recording's length. Raises
-    :class:`AudioError` as :func:`load_audio` does.
+    :class:`AudioError` as :func:`load_audio` does, for what is not a regular file (a
+    named pipe, a device: reading one may never end) and, past ``max_seconds`` of audio
+    (declared or decoded), :class:`TooLong`. A file that breaks off or ends before the
+    length its header declares is read as far as it goes, and says so in ``warnings``.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise AudioError(path, "is a directory, not an audio file")
-    if not path.exists():
-        raise AudioError(path, "no such file")
+    stream = AudioStream()
+    stream._blocks = _decode(Path(path), block_seconds, sample_rate, max_seconds, stream.warnings)
+    return stream
+
+
+def _decode(path: Path, block_seconds: float, sample_rate: int, max_seconds: float | None, warnings: list[str]) -> Iterator[np.ndarray]:
+    decoded = _open(path)
+    rate = check_rate(decoded.sample_rate, path)
+    if max_seconds is not None:
+        _within(path, decoded, rate, max_seconds)
+    resampler = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
+    block = max(1, min(int(block_seconds * rate), MAX_BLOCK_SAMPLES // decoded.channels))
+    read = total = 0
     try:
-        decoded = open_audio(path)
-    except DecodeError as error:
-        raise AudioError(path, f"not a readable audio file ({error})") from None
-    check_rate(decoded.sample_rate, path)
-    resampler = None if decoded.sample_rate == sample_rate else soxr.ResampleStream(decoded.sample_rate, sample_rate, 1, dtype="float32")
-    block = max(1, min(int(block_seconds * decoded.sample_rate), MAX_BLOCK_SAMPLES // decoded.channels))
-    total = 0
-    try:
-        for data, last in _rechunk(decoded.chunks, block):
+        for data, last in _rechunk(_until_broken(decoded.chunks, rate, path, warnings), block):
+            read += len(data)
+            if max_seconds is not None and read > max_seconds * rate:
+                raise TooLong(path, f"decodes to {TooLong.PHRASE} {max_seconds / 60:.3g} minutes of audio")  # it said less
             mono = data.mean(axis=1, dtype=np.float64)  # float64, so channels near float32's limit do not overflow
             if not np.all(np.isfinite(mono)):
                 raise AudioError(path, "holds samples that are not finite numbers (NaN or infinity)")
@@ -87,12 +122,64 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS, 
             total += mono.size
             if mono.size:
                 yield np.ascontiguousarray(mono, dtype=np.float32)
-    except DecodeError as error:
-        raise AudioError(path, f"not a readable audio file ({error})") from None
     finally:
         decoded.chunks.close()
     if total == 0:
         raise AudioError(path, "holds no samples")
+    if warnings:  # it broke off, and said so
+        return
+    if decoded.declared_frames and read < decoded.declared_frames - max(0.01 * decoded.declared_frames, 0.05 * rate):
+        warnings.append(f"ends at {read / rate:.1f} s of the {decoded.declared_frames / rate:.1f} s its header declares: cut short?")
+    elif not decoded.whole:
+        warnings.append("its last Ogg page is missing or broken: cut short?")
+
+
+def _within(path: Path, decoded, rate: int, max_seconds: float) -> None:
+    """:class:`TooLong` now if the file declares more than ``max_seconds`` of audio or, declaring nothing, decodes to more
+    (counted without keeping or judging any: a few kilobytes can decode to hours, and judging them would take minutes)."""
+    most = int(max_seconds * rate)
+    declared = decoded.declared_frames
+    if declared is None:
+        try:
+            declared = count_frames(path, most)
+        except DecodeError:
+            return  # reading it again will say what is wrong with it
+    if declared > most:
+        decoded.chunks.close()
+        said = f"holds {declared / rate / 60:.1f} minutes of audio," if decoded.declared_frames is not None else "decodes to"
+        raise TooLong(path, f"{said} {TooLong.PHRASE} {max_seconds / 60:.3g} minutes of audio")
+
+
+def _until_broken(chunks: Iterator[np.ndarray], rate: int, path: Path, warnings: list[str]) -> Iterator[np.ndarray]:
+    """A decoder's chunks up to where the file breaks off (saying so in ``warnings``); :class:`AudioError` if it breaks before any."""
+    read = 0
+    try:
+        for chunk in chunks:
+            read += len(chunk)
+            yield chunk
+    except DecodeError as error:
+        if read == 0:
+            raise AudioError(path, f"not a readable audio file ({error})") from None
+        warnings.append(f"could not be read past {read / rate:.1f} s ({error}); judged on what was read")
+
+
+def _open(path: Path):
+    """The decoded file, or :class:`AudioError` saying why it cannot be read (missing, a folder, not a regular file, not audio)."""
+    try:
+        mode = os.stat(path).st_mode  # a link is followed: what matters is what it points to
+    except FileNotFoundError:
+        raise AudioError(path, "no such file") from None
+    except OSError as error:
+        raise AudioError(path, f"cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
+        raise AudioError(path, "is a directory, not an audio file")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
+        raise AudioError(path, f"is {kind}, not a regular file: it is not read, as reading it might never end")
+    try:
+        return open_audio(path)
+    except DecodeError as error:
+        raise AudioError(path, f"not a readable audio file ({error})") from None
 
 
 def _in_range(samples: np.ndarray) -> np.ndarray:
@@ -135,10 +222,14 @@ def to_model_rate(data, rate, *, path=None, sample_rate: int = SAMPLE_RATE) -> n
     that are not a whole number of Hz in range.
     """
     rate = check_rate(rate, path)
+    if np.iscomplexobj(data):
+        raise AudioError(path, "holds complex numbers, not samples: give the real signal (np.real, or the inverse transform)")
     try:
         data = np.asarray(data, dtype=np.float64)  # float64: channels near float32's limit do not overflow when averaged
     except (TypeError, ValueError):
         raise AudioError(path, "is not an array of numbers") from None
+    if data.size == 0:
+        raise AudioError(path, f"holds no samples (an array of shape {data.shape})")
     if data.ndim == 2:
         short = [side <= MAX_CHANNELS for side in data.shape]
         if short.count(True) != 1:

@@ -99,12 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.add_argument("--host", default=HOST, help="(default: %(default)s; 0.0.0.0 serves every network)")
     serve.add_argument("--port", type=_whole, default=PORT, help="(default: %(default)s)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests for this Host name (besides --host and the loopback names); repeat for more")  # fmt: skip
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin (https://app.example) POST here and read the answers; repeat for more")  # fmt: skip
     add_options(serve, Limits)
     return parser
 
 
 def format_rows(rows: list[dict], fields: list[str], fmt: str) -> str:
-    """Rows as an aligned table, CSV, JSON lines or one JSON array."""
+    """Rows as an aligned table, CSV, JSON lines or one JSON array.
+
+    CSV quotes any field holding a line break, a carriage return included; the table
+    shows a name's control characters (a newline, ESC) escaped, so that no file name
+    breaks a row or sends a terminal its codes.
+    """
     out = io.StringIO()
     if fmt == "json":
         json.dump(rows, out, indent=2)
@@ -112,12 +121,13 @@ def format_rows(rows: list[dict], fields: list[str], fmt: str) -> str:
     elif fmt == "jsonl":
         out.writelines(json.dumps(row) + "\n" for row in rows)
     elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        for row in [dict(zip(fields, fields)), *rows]:
+            line = io.StringIO()  # written with CRLF, so that a lone \r in a field is quoted too; the line itself ends in \n
+            csv.DictWriter(line, fieldnames=fields, lineterminator="\r\n", extrasaction="ignore").writerow(row)
+            out.write(line.getvalue()[:-2] + "\n")
     else:
-        cells = [[("" if row.get(f) is None else format(row[f], ".3f") if isinstance(row[f], float) else str(row[f])) for f in fields] for row in rows]
-        shown = [f for i, f in enumerate(fields) if any(c[i] for c in cells) or f != "error"]
+        cells = [[_cell(row.get(f)) for f in fields] for row in rows]
+        shown = [f for i, f in enumerate(fields) if any(c[i] for c in cells) or f not in OPTIONAL_COLUMNS]
         widths = [max([len(f)] + [len(c[fields.index(f)]) for c in cells]) for f in shown]
         out.write("  ".join(f.ljust(w) for f, w in zip(shown, widths)).rstrip() + "\n")
         for c in cells:
@@ -125,12 +135,30 @@ def format_rows(rows: list[dict], fields: list[str], fmt: str) -> str:
     return out.getvalue()
 
 
-def emit(text: str, output: str | None) -> None:
+OPTIONAL_COLUMNS = ("warning", "error")  # shown in a table only when a row has one
+
+
+def _cell(value) -> str:
+    """A table cell: floats to 3 places, None empty, what a terminal would act on escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".3f")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+
+
+def emit(text: str, output: str | None) -> int:
+    """Write ``text`` to ``output`` (or standard output): 0, or 1 if ``output`` could not be written, the text then
+    on standard output, so that no answer is lost (a full disk, ``/dev/full``)."""
     if output:
-        write_output(output, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            write_output(output, text)
+            return 0
+        except OutputError as error:
+            print(f"audiogender: {error}; the results follow on standard output", file=sys.stderr)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 1 if output else 0
 
 
 def load(args, settings: Settings) -> GenderClassifier:
@@ -179,13 +207,17 @@ def predict_command(args, model: GenderClassifier) -> int:
             rows.append(prediction.to_dict())
             progress.update()
         progress.close()
+    failed = 1 if any(r["error"] for r in rows) else 0
     if writes_parquet(args):
         from .cluster import parquet_bytes
 
-        write_output(args.output, parquet_bytes(rows))
-    else:
-        emit(format_rows(rows, PREDICTION_FIELDS, args.format), args.output)
-    return 1 if any(r["error"] for r in rows) else 0
+        try:
+            write_output(args.output, parquet_bytes(rows))
+            return failed
+        except OutputError as error:
+            print(f"audiogender: {error}; the results follow on standard output, as {args.format}", file=sys.stderr)
+            return max(1, emit(format_rows(rows, PREDICTION_FIELDS, args.format), None))
+    return max(failed, emit(format_rows(rows, PREDICTION_FIELDS, args.format), args.output))
 
 
 def segment_command(args, model: GenderClassifier) -> int:
@@ -201,14 +233,13 @@ def segment_command(args, model: GenderClassifier) -> int:
         text = format_rows([s.to_dict() for s in timeline.segments], SEGMENT_FIELDS, args.format)
         if args.format == "table":
             text += f"\nspeaking time: female {totals['female']:.1f} s, male {totals['male']:.1f} s, uncertain {totals['uncertain']:.1f} s of {timeline.duration_seconds:.1f} s\n"
-    emit(text, args.output)
-    return 0
+    return emit(text, args.output)
 
 
 def serve_command(args, model: GenderClassifier, limits: Limits) -> int:
     from .serve import serve
 
-    serve(model, args.host, args.port, limits, model_name=args.model or DEFAULT_MODEL)
+    serve(model, args.host, args.port, limits, model_name=args.model or DEFAULT_MODEL, allowed_hosts=args.allow_host, allowed_origins=args.allow_origin)
     return 0
 
 

@@ -33,8 +33,9 @@ FILES_PER_BATCH = 32  # files whose windows an actor judges in one go
 def prepare_file(row: dict, features, settings: Settings) -> dict:
     """A file's voiced blocks with their window features (pickled, as Ray passes them on), or the reason it cannot be read."""
     try:
-        blocks = list(voiced_blocks(stream_audio(row["path"]), features, settings))
-        return {"path": row["path"], "error": None, "blocks": pickle.dumps(blocks, protocol=pickle.HIGHEST_PROTOCOL)}
+        stream = stream_audio(row["path"])
+        blocks = list(voiced_blocks(stream, features, settings))
+        return {"path": row["path"], "error": None, "blocks": pickle.dumps((blocks, stream.warnings), protocol=pickle.HIGHEST_PROTOCOL)}
     except AudioError as error:
         return {"path": row["path"], "error": error.reason, "blocks": b""}
 
@@ -48,14 +49,14 @@ class WindowJudge:
     def __call__(self, batch: dict) -> dict:
         rows = []
         errors = [error if isinstance(error, str) and error else None for error in batch["error"]]  # Arrow may hand back None as NaN
-        prepared = [(path, error, pickle.loads(blocks) if error is None else []) for path, error, blocks in zip(batch["path"], errors, batch["blocks"])]
-        every_block = [block for _, _, blocks in prepared for block in blocks]
+        prepared = [(path, error, pickle.loads(blocks) if error is None else ([], [])) for path, error, blocks in zip(batch["path"], errors, batch["blocks"])]
+        every_block = [block for _, _, (blocks, _) in prepared for block in blocks]
         outputs = iter(judge_blocks(every_block, self.model.window_outputs))
-        for path, error, blocks in prepared:
+        for path, error, (blocks, warnings) in prepared:
             if error is not None:
                 rows.append(Prediction.failed(path, error).to_dict())
                 continue
-            tally = Tally(path)
+            tally = Tally(path, warnings=warnings)
             for block in blocks:
                 tally.add(block, next(outputs))
             rows.append(self.model.answer(tally).prediction.to_dict())
@@ -123,7 +124,7 @@ def parquet_bytes(rows: list[dict]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"path": pa.string(), "label": pa.string(), "error": pa.string()}
+    types = {"path": pa.string(), "label": pa.string(), "warning": pa.string(), "error": pa.string()}
     table = pa.Table.from_pylist(rows, schema=pa.schema([(name, types.get(name, pa.float64())) for name in PREDICTION_FIELDS]))
     buffer = io.BytesIO()
     pq.write_table(table, buffer)

@@ -5,10 +5,16 @@ and exactly. What it cannot open (AAC in M4A voice memos, WebM/Opus recorded by 
 browser, the sound of MP4 or MKV video, WMA, AMR) is decoded by FFmpeg through
 PyAV, whose wheel bundles FFmpeg, so nothing needs a system ffmpeg. Either way a
 file comes out as its sample rate and float32 chunks of (samples, channels).
+
+A file also says how long it claims to be (``declared_frames``: the WAV data chunk,
+FLAC's stream info, the container's duration), and whether its container is whole
+(an Ogg stream ends with an end-of-stream page), so that a file cut short is noticed
+however its format hides it, and a file that claims hours is known before it is decoded.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-CHUNK_SECONDS = 10.0  # soundfile reads this much at a time
+CHUNK_SECONDS = 1.0  # soundfile reads this much at a time: a file that breaks off keeps all but its last second
+TAIL_BYTES = 65536  # what is read from a file's end to find its last Ogg page
+UNKNOWN_FRAMES = 2**62  # libsndfile's count of a stream whose length its header does not give
 
 
 class DecodeError(Exception):
@@ -25,12 +33,15 @@ class DecodeError(Exception):
 
 @dataclass
 class Decoded:
-    """An opened file: its sample rate, its decoder's name, and its audio as (samples, channels) float32 chunks."""
+    """An opened file: its sample rate, its decoder's name, its audio as (samples, channels) float32 chunks, the number
+    of frames its header declares (None: it declares none), and whether its container is whole."""
 
     sample_rate: int
     channels: int
     decoder: str
     chunks: Iterator[np.ndarray]
+    declared_frames: int | None = None
+    whole: bool = True
 
 
 FFMPEG_ONLY = (".mp3", ".mp2", ".mpga")  # libsndfile's MPEG decoder prints its own notes on bad input; FFmpeg's is quiet
@@ -45,16 +56,74 @@ def open_audio(path: Path) -> Decoded:
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         first = _libsndfile_reason(error)
     else:
-        return Decoded(source.samplerate, source.channels, "libsndfile", _soundfile_chunks(source))
+        declared, whole = _declared(path, source)
+        return Decoded(source.samplerate, source.channels, "libsndfile", _soundfile_chunks(source), declared, whole)
     try:
-        return _open_ffmpeg(path)
+        decoded = _open_ffmpeg(path)
     except DecodeError as error:
         raise DecodeError(f"libsndfile: {first}; FFmpeg: {error}") from None
+    decoded.chunks = _with_reason(decoded.chunks, f"libsndfile: {first}")  # FFmpeg may open what it then cannot decode
+    return decoded
+
+
+def _with_reason(chunks: Iterator[np.ndarray], first: str) -> Iterator[np.ndarray]:
+    """The chunks; if FFmpeg fails before the first, its error says why libsndfile failed too."""
+    started = False
+    try:
+        for chunk in chunks:
+            started = True
+            yield chunk
+    except DecodeError as error:
+        raise DecodeError(str(error) if started else f"{first}; {error}") from None
+    finally:
+        chunks.close()
 
 
 def _libsndfile_reason(error: Exception) -> str:
     reason = str(error).split(": ", 1)[-1].rstrip(".")
     return "format not recognised" if "possibly a pipe" in reason else reason  # its words for a file it cannot make sense of
+
+
+def _declared(path: Path, source: sf.SoundFile) -> tuple[int | None, bool]:
+    """(frames the header declares, whether the container is whole) of a file libsndfile opened."""
+    kind = source.format
+    if kind in ("WAV", "WAVEX"):
+        return _wav_declared_frames(path), True
+    frames = source.frames if 0 < source.frames < UNKNOWN_FRAMES else None  # FLAC's stream info, AIFF's header, Ogg's last granule
+    return frames, _ogg_ends(path) if kind == "OGG" else True  # libsndfile counts an Ogg file's frames from the last page there is
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """The frames a WAV file's data chunk declares (libsndfile counts only those present)."""
+    with open(path, "rb") as f:
+        head = f.read(TAIL_BYTES)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, block = 12, None
+    while offset + 8 <= len(head):
+        chunk, size = head[offset : offset + 4], struct.unpack("<I", head[offset + 4 : offset + 8])[0]
+        if chunk == b"fmt " and offset + 22 <= len(head):
+            block = struct.unpack("<H", head[offset + 20 : offset + 22])[0]  # bytes per frame
+        if chunk == b"data":
+            return size // block if block and size not in (0, 0xFFFFFFFF) else None  # 0 or ~0: a stream of unknown length
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def _ogg_ends(path: Path) -> bool:
+    """Whether an Ogg file's last page is whole and ends its stream (a file cut short ends mid-page or without that flag)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read()
+    start = tail.rfind(b"OggS")
+    if start < 0 or start + 27 > len(tail):
+        return False
+    segments = tail[start + 26]
+    table = tail[start + 27 : start + 27 + segments]
+    length = 27 + segments + sum(table)
+    return len(table) == segments and start + length <= len(tail) and bool(tail[start + 5] & 0x04)
 
 
 def _soundfile_chunks(source: sf.SoundFile) -> Iterator[np.ndarray]:
@@ -64,7 +133,7 @@ def _soundfile_chunks(source: sf.SoundFile) -> Iterator[np.ndarray]:
             try:
                 data = source.read(frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as error:
-                raise DecodeError(f"libsndfile: {error}") from None
+                raise DecodeError(f"libsndfile: {_libsndfile_reason(error)}") from None
             if len(data):
                 yield data
             if len(data) < frames:
@@ -89,7 +158,29 @@ def _open_ffmpeg(path: Path) -> Decoded:
     if not rate:
         container.close()
         raise DecodeError("its audio stream has no sample rate")
-    return Decoded(rate, 1, "FFmpeg", _ffmpeg_chunks(container, stream, rate))
+    return Decoded(rate, 1, "FFmpeg", _ffmpeg_chunks(container, stream, rate), _ffmpeg_declared_frames(container, stream, rate))
+
+
+def _ffmpeg_declared_frames(container, stream, rate: int) -> int | None:
+    """The frames the container says the stream lasts (an MP3's Xing header, an MP4's movie header), if it says."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return int(stream.duration * stream.time_base * rate)
+    if container.duration and container.duration > 0:
+        return int(container.duration / 1_000_000 * rate)  # in microseconds
+    return None
+
+
+def count_frames(path: Path, most: int) -> int:
+    """The frames a file decodes to, counted up to just past ``most`` without keeping any: what a length limit needs of a file that declares none."""
+    decoded, counted = open_audio(path), 0
+    try:
+        for chunk in decoded.chunks:
+            counted += len(chunk)
+            if counted > most:
+                break
+    finally:
+        decoded.chunks.close()
+    return counted
 
 
 def _ffmpeg_chunks(container, stream, rate: int) -> Iterator[np.ndarray]:

@@ -66,12 +66,18 @@ def check_output(path: str | os.PathLike) -> None:
 
 
 def write_output(path: str | os.PathLike, content: str | bytes) -> None:
-    """Write ``content`` (text, or bytes) to ``path`` whole or not at all; a pipe or device is written through, a link's target is replaced."""
+    """Write ``content`` (text, or bytes) to ``path`` whole or not at all; a pipe or device is written through, a link's target is replaced.
+
+    Raises :class:`OutputError` saying why it could not be written.
+    """
     real = os.path.realpath(path)
     mode = "wb" if isinstance(content, bytes) else "w"
-    if _is_regular_or_new(real):
-        with atomic_file(real, mode) as f:
-            f.write(content)
-    else:
-        with open(real, mode) as f:
-            f.write(content)
+    try:
+        if _is_regular_or_new(real):
+            with atomic_file(real, mode) as f:
+                f.write(content)
+        else:
+            with open(real, mode) as f:
+                f.write(content)
+    except OSError as error:  # a full disk, a device that takes nothing: what was there before stays
+        raise OutputError(f"{path}: could not be written ({error.strerror or error})") from None

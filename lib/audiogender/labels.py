@@ -13,6 +13,7 @@ import numpy as np
 GENDERS = ("male", "female")  # class 0 and class 1
 UNCERTAIN = "uncertain"  # p(female) too close to 0.5 to call
 NO_VOICE = "no voice"  # too little speech to judge
+MIXED = "mixed"  # substantial speech of both genders
 
 
 def labels(genders) -> np.ndarray:

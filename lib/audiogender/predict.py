@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from .audio import BLOCK_SECONDS, SAMPLE_RATE, AudioError, stream_audio, to_model_rate
+from .audio import BLOCK_SECONDS, SAMPLE_RATE, AudioStream, stream_audio, to_model_rate
 from .labels import GENDERS, NO_VOICE, UNCERTAIN, sigmoid
 from .runtime import ModelError, Network, load_network
 from .scheduler import BATCH_WINDOWS, Source, Tally, judge
@@ -37,9 +38,13 @@ class Prediction:
     """One recording's answer.
 
     ``label`` is ``male``, ``female``, ``uncertain`` (p_female inside the uncertain
-    band) or ``no voice`` (less than the minimum of speech to judge); ``p_female`` is
-    the probability that the voice is female; ``error`` is set, and the rest empty,
-    when the recording could not be read.
+    band), ``mixed`` (substantial speech of both, see :meth:`settings.Settings.label_of_recording`)
+    or ``no voice`` (less than the minimum of speech to judge); ``p_female`` is
+    the probability that the voice is female, over all its speech; ``female_seconds``
+    and ``male_seconds`` are the speaking time its timeline gives each; ``warning``
+    says what was wrong with the file that did not stop it being read (it ends
+    before its header says); ``error`` is set, and the rest empty, when the
+    recording could not be read.
     """
 
     path: str | None
@@ -47,6 +52,9 @@ class Prediction:
     p_female: float | None
     speech_seconds: float | None
     duration_seconds: float | None
+    female_seconds: float | None = None
+    male_seconds: float | None = None
+    warning: str | None = None
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -55,7 +63,7 @@ class Prediction:
     @classmethod
     def failed(cls, path, reason: str) -> "Prediction":
         """The answer for a recording that could not be read."""
-        return cls(str(path), None, None, None, None, reason)
+        return cls(str(path), None, None, None, None, error=reason)
 
 
 PREDICTION_FIELDS = [f.name for f in fields(Prediction)]  # a row of predict's output: path, label, p_female, ..., error
@@ -100,16 +108,16 @@ class Timeline:
                 "speaking_seconds": self.speaking_seconds()}  # fmt: skip
 
 
-def file_source(path: str | os.PathLike) -> Source:
-    """A file to judge, read a block at a time."""
-    return Source(str(path), lambda: stream_audio(path))
+def file_source(path: str | os.PathLike, max_seconds: float | None = None) -> Source:
+    """A file to judge, read a block at a time (refused past ``max_seconds`` of audio)."""
+    return Source(str(path), lambda: stream_audio(path, max_seconds=max_seconds))
 
 
 def array_source(samples, sample_rate: int | None = None) -> Source:
     """An array of samples to judge: resampled to 16 kHz now (a bad array raises here), then cut into blocks."""
     waveform = to_model_rate(samples, SAMPLE_RATE if sample_rate is None else sample_rate)
     step = int(BLOCK_SECONDS * SAMPLE_RATE)
-    return Source(None, lambda: (waveform[i : i + step] for i in range(0, waveform.size, step)))
+    return Source(None, lambda: AudioStream(waveform[i : i + step] for i in range(0, waveform.size, step)))
 
 
 class GenderClassifier:
@@ -148,48 +156,58 @@ class GenderClassifier:
             seconds = round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)
             segments.append(Segment(*seconds, self.settings.label_for(p_female), round(p_female, 4)))
         duration, speech = round(tally.samples / SAMPLE_RATE, 3), round(tally.speech_seconds, 3)
+        timeline = Timeline(tally.name, duration, segments)
+        spoken = timeline.speaking_seconds()
+        female, male, warning = spoken[GENDERS[1]], spoken[GENDERS[0]], "; ".join(tally.warnings) or None
         if not tally.outputs:
-            prediction = Prediction(tally.name, NO_VOICE, None, speech, duration)
+            prediction = Prediction(tally.name, NO_VOICE, None, speech, duration, female, male, warning)
         else:
             p_female = float(sigmoid(self.network.pooled_log_odds(np.concatenate(tally.outputs))))
-            prediction = Prediction(tally.name, self.settings.label_for(p_female), round(p_female, 4), speech, duration)
-        return Timeline(tally.name, duration, segments, prediction)
+            label = self.settings.label_of_recording(p_female, female, male)
+            prediction = Prediction(tally.name, label, round(p_female, 4), speech, duration, female, male, warning)
+        timeline.prediction = prediction
+        return timeline
 
-    def predict(self, audio, sample_rate: int | None = None) -> Prediction:
+    def predict(self, audio, sample_rate: int | None = None, **reading) -> Prediction:
         """Classify a file path, or an array of samples at ``sample_rate`` (default 16 kHz).
 
         A file is read a block (60 s) at a time, so memory does not grow with its
-        length. Raises :class:`AudioError` for a file that cannot be read.
+        length. Raises :class:`AudioError` for a file that cannot be read; ``reading``
+        as for :meth:`segment`.
         """
-        return self.segment(audio, sample_rate).prediction
+        return self.segment(audio, sample_rate, **reading).prediction
 
-    def segment(self, audio, sample_rate: int | None = None) -> Timeline:
+    def segment(self, audio, sample_rate: int | None = None, max_seconds: float | None = None, cancel: threading.Event | None = None) -> Timeline:
         """The voiced stretches of a recording (a path, or samples at ``sample_rate``), each classified.
 
         Stretches longer than 5 s are judged in pieces, so a change of speaker shows.
         The timeline's ``prediction`` is the whole recording's answer, from the same
         windows. One thread reads and prepares the next block while the network
-        judges this one.
+        judges this one. A file past ``max_seconds`` of audio raises ``audio.TooLong``;
+        once ``cancel`` is set, the work stops and ``scheduler.Cancelled`` is raised.
         """
-        source = file_source(audio) if isinstance(audio, (str, os.PathLike)) else array_source(audio, sample_rate)
-        (judged,) = self._judge([source], n_jobs=1)
+        source = file_source(audio, max_seconds) if isinstance(audio, (str, os.PathLike)) else array_source(audio, sample_rate)
+        (judged,) = self._judge([source], n_jobs=1, cancel=cancel)
         if judged.error is not None:
-            raise AudioError(source.name, judged.error)
+            raise judged.error
         return self.answer(judged.tally)
 
-    def predict_files(self, paths, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
+    def predict_files(
+        self, paths, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS, max_seconds: float | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[Prediction]:
         """Classify files, yielding one Prediction per file, in order.
 
         ``n_jobs`` threads (default: one per core) read the files and prepare their
         windows while the network judges up to ``batch_windows`` windows at a time
         (see ``scheduler``). A file that fails gets a Prediction with its error, and
-        the rest go on.
+        the rest go on; ``max_seconds`` and ``cancel`` as for :meth:`segment`.
         """
-        for judged in self._judge(map(file_source, paths), n_jobs, batch_windows):
-            yield Prediction.failed(judged.name, judged.error) if judged.error is not None else self.answer(judged.tally).prediction
+        sources = (file_source(path, max_seconds) for path in paths)
+        for judged in self._judge(sources, n_jobs, batch_windows, cancel):
+            yield Prediction.failed(judged.name, judged.error.reason) if judged.error is not None else self.answer(judged.tally).prediction
 
-    def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS):
-        return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows)
+    def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS, cancel: threading.Event | None = None):
+        return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows, cancel)
 
     def __repr__(self) -> str:
         return f"GenderClassifier({self.network.describe()})"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import AudioError
+from .audio import AudioError, AudioStream
 from .windows import VoicedBlock
 
 BATCH_WINDOWS = 256  # windows the network judges in one call, at most
@@ -36,7 +36,7 @@ class Source:
     """A recording to judge: its name (a path, or None for an array) and how to read its 16 kHz blocks."""
 
     name: str | None
-    blocks: Callable[[], Iterator[np.ndarray]]
+    blocks: Callable[[], AudioStream]
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Tally:
     speech_seconds: float = 0.0
     pieces: list[tuple[int, int]] = field(default_factory=list)
     outputs: list[np.ndarray] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what was wrong with the file that did not stop it being read
 
     def add(self, block: VoicedBlock, outputs: np.ndarray) -> None:
         """Add a block, the next in the recording, with the network's outputs for its windows."""
@@ -79,7 +80,7 @@ class Judged:
     index: int
     name: str | None
     tally: Tally | None = None
-    error: str | None = None
+    error: AudioError | None = None
 
 
 @dataclass
@@ -93,7 +94,12 @@ class _Read:  # a reader's message: the next block of source ``index``
 class _Ended:  # a reader's message: source ``index`` is read to its end, or failed
     index: int
     name: str | None
-    error: str | None = None
+    error: AudioError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Cancelled(Exception):
+    """The caller stopped the work (its time ran out, or its client went away)."""
 
 
 @dataclass
@@ -107,12 +113,14 @@ def judge(
     outputs: Callable[[np.ndarray], np.ndarray],
     n_jobs: int | None = None,
     batch_windows: int = BATCH_WINDOWS,
+    cancel: threading.Event | None = None,
 ) -> Iterator[Judged]:
     """Judge every source, yielding one :class:`Judged` per source, in order.
 
     ``prepare`` turns a source's blocks of samples into :class:`VoicedBlock` s (in the
     reader threads); ``outputs`` runs the network on a batch of window features (in this thread). A
     source that raises :class:`AudioError` is answered with its error and the rest go on.
+    Once ``cancel`` is set, the readers stop after the block in hand and :class:`Cancelled` is raised.
     """
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
     numbered = enumerate(sources)
@@ -121,9 +129,11 @@ def judge(
     inbox: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS_PER_READER * n_jobs)
     ahead = threading.Semaphore(SOURCES_AHEAD_PER_READER * n_jobs)  # sources taken but not yet answered
 
+    cancel = cancel or threading.Event()
+
     def wait_for(attempt) -> bool:
         """Retry ``attempt`` (a non-blocking step with a timeout) until it succeeds or the caller stops listening."""
-        while not stop.is_set():
+        while not stop.is_set() and not cancel.is_set():
             if attempt():
                 return True
         return False
@@ -143,13 +153,14 @@ def judge(
         try:
             blocks = source.blocks()
             for voiced in prepare(blocks):
-                if not send(_Read(index, source.name, voiced)):
+                if cancel.is_set() or not send(_Read(index, source.name, voiced)):
                     return False
         except AudioError as error:
-            return send(_Ended(index, source.name, error.reason))
+            return send(_Ended(index, source.name, error))
         finally:
-            getattr(blocks, "close", lambda: None)()
-        return send(_Ended(index, source.name))
+            if blocks is not None:
+                blocks.close()
+        return send(_Ended(index, source.name, warnings=list(blocks.warnings)))
 
     def reader() -> None:
         crash = None
@@ -167,7 +178,7 @@ def judge(
     for thread in threads:
         thread.start()
     try:
-        for judged in _gather(inbox, len(threads), outputs, batch_windows):
+        for judged in _gather(inbox, len(threads), outputs, batch_windows, cancel):
             ahead.release()
             yield judged
     finally:
@@ -176,12 +187,14 @@ def judge(
             thread.join(timeout=JOIN_SECONDS)
 
 
-def _gather(inbox: queue.Queue, readers: int, outputs, batch_windows: int) -> Iterator[Judged]:
+def _gather(inbox: queue.Queue, readers: int, outputs, batch_windows: int, cancel: threading.Event) -> Iterator[Judged]:
     """The calling thread's side of :func:`judge`: batch the blocks, run the network on them, answer in order."""
     batch = _Batch(outputs)
     answers: dict[int, Judged] = {}
     following = 0  # the next index to yield
     while readers:
+        if cancel.is_set():
+            raise Cancelled("stopped by the caller")
         try:
             message = inbox.get(timeout=0 if batch.blocks else POLL_SECONDS)
         except queue.Empty:  # nothing new has come in: judge what is waiting rather than wait for more
@@ -229,6 +242,7 @@ class _Batch:
             self.blocks = [m for m in self.blocks if m.index != message.index]
             self.windows = sum(len(m.block.features) for m in self.blocks)
             return {message.index: Judged(message.index, message.name, error=message.error)}
+        tally.warnings += message.warnings
         if any(m.index == message.index for m in self.blocks):
             self.ended.append(message.index)
             return {}

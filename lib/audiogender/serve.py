@@ -12,7 +12,12 @@ before they are read when their length is declared; a request that is not answer
 within its time limit (a slow upload included) answers 408 or 504; at most
 ``concurrency`` requests are classified at once, and one that waits longer than
 ``queue_seconds`` for its turn (or finds ``max_waiting`` already waiting) answers 503;
-what is not audio answers 415. Uploads are held in memory or in private temporary
+what is not audio answers 415, and what holds or decodes to more than ``max_audio_minutes``
+413 (a few kilobytes of FLAC can decode to hours: it is refused by what its header
+declares, or stopped once that much is decoded). A classification past its time limit,
+or whose client went away, is stopped within a block. The Host, the Origin and the
+headers of every answer are checked and set by ``guards``; a connection that sends its
+request head too slowly is closed. Uploads are held in memory or in private temporary
 files (python-multipart's), copied for decoding into a private temporary folder that
 is removed when the request ends, under a fixed name: no name or path from the client
 ever reaches the file system.
@@ -23,13 +28,15 @@ import html
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from .audio import AUDIO_EXTENSIONS, AudioError
+from .audio import AUDIO_EXTENSIONS, AudioError, TooLong
+from .guards import LOOPBACK, BodyLimit, Guard, guarded_protocol
 from .predict import GenderClassifier, Timeline
 from .settings import HOST, PORT, Limits
 from .shipped import DEFAULT_MODEL, STATIC_FILES, WEB_FILES, WEB_PAGE, web_text
@@ -52,47 +59,12 @@ def _suffix(name: str) -> str:
     return suffix if suffix in AUDIO_EXTENSIONS else ""
 
 
-class BodyLimit:
-    """ASGI middleware: a body over the cap answers 413 and a body not received within the time limit 408."""
-
-    def __init__(self, app, limits: Limits):
-        self.app, self.limits = app, limits
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limits.max_upload_bytes:
-            return await _send_json(send, 413, f"the upload is larger than the limit of {self.limits.max_upload_bytes} bytes")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.request_seconds
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
-            try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
-            except asyncio.TimeoutError:
-                raise HTTPException(408, "the upload was not received within the time limit") from None
-            received += len(message.get("body", b""))
-            if received > self.limits.max_upload_bytes:
-                raise HTTPException(413, f"the upload is larger than the limit of {self.limits.max_upload_bytes} bytes")
-            return message
-
-        scope.setdefault("state", {})["deadline"] = deadline
-        await self.app(scope, limited_receive, send)
-
-
-async def _send_json(send, status: int, detail: str) -> None:
-    import json
-
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
-
-
 class Turns:
-    """At most ``concurrency`` classifications at once, each in its own thread; the rest wait a while, or get 503."""
+    """At most ``concurrency`` classifications at once, each in its own thread; the rest wait a while, or get 503.
+
+    A classification that outlives its deadline, or whose client has gone away, is
+    told to stop (its ``cancel`` is set), so that it frees its core within a block.
+    """
 
     def __init__(self, limits: Limits):
         self.limits = limits
@@ -100,8 +72,13 @@ class Turns:
         self.waiting = 0
         self.executor = ThreadPoolExecutor(max_workers=limits.concurrency, thread_name_prefix="audiogender")
 
-    async def run(self, work, deadline: float):
-        """``work()`` in a worker thread when a slot is free; 503 if none frees in time, 504 past the deadline."""
+    def _ended(self, future) -> None:
+        self.slots.release()
+        if not future.cancelled():
+            future.exception()  # retrieved: work stopped after its request was answered is no error to report
+
+    async def run(self, work, deadline: float, request: Request):
+        """``work(cancel)`` in a worker thread when a slot is free; 503 if none frees in time, 504 past the deadline."""
         if self.waiting >= self.limits.max_waiting:
             raise HTTPException(503, "too many requests are waiting: try again shortly", headers={"Retry-After": "5"})
         self.waiting += 1
@@ -111,25 +88,43 @@ class Turns:
             raise HTTPException(503, "busy: try again shortly", headers={"Retry-After": "5"}) from None
         finally:
             self.waiting -= 1
-        future = asyncio.get_running_loop().run_in_executor(self.executor, work)
-        future.add_done_callback(lambda _: self.slots.release())  # the slot frees when the work ends, not when we stop waiting
+        loop, cancel = asyncio.get_running_loop(), threading.Event()
+        future = loop.run_in_executor(self.executor, work, cancel)
+        future.add_done_callback(self._ended)  # the slot frees when the work ends, not when we stop waiting
         try:
-            return await asyncio.wait_for(asyncio.shield(future), max(deadline - asyncio.get_running_loop().time(), 0.001))
-        except asyncio.TimeoutError:
-            raise HTTPException(504, "the recording took longer than the time limit to classify") from None
+            while not future.done():
+                await asyncio.wait([future], timeout=min(DISCONNECT_POLL_SECONDS, max(deadline - loop.time(), 0.001)))
+                if future.done():
+                    break
+                if loop.time() >= deadline:
+                    raise HTTPException(504, "the recording took longer than the time limit to classify")
+                if await request.is_disconnected():
+                    raise HTTPException(499, "the client went away")
+            return future.result()
+        except BaseException:
+            cancel.set()
+            raise
 
 
-def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL):
-    """The FastAPI application serving ``model`` within ``limits``."""
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # listen on every network: the names it answers for must be given (--allow-host)
+KEEP_ALIVE_SECONDS = 5  # an idle connection between requests is closed after this
+DISCONNECT_POLL_SECONDS = 0.25  # how often a request being classified checks that its client is still there
+
+
+def create_app(
+    model: GenderClassifier, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL, hosts=(HOST, *LOOPBACK), origins=()
+):
+    """The FastAPI application serving ``model`` within ``limits``, for the Host names ``hosts``, to pages of its own origin and ``origins``."""
     from . import __version__
 
     app = FastAPI(title="audiogender", version=__version__, docs_url=None, redoc_url=None,
                   description="Tell male from female voices in recordings.")  # fmt: skip
     app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(Guard, hosts=list(hosts), origins=list(origins))  # added last, so it runs first
     turns = Turns(limits)
 
     async def classify(request: Request, uploads: list[UploadFile], work):
-        """Copy the uploads into a private folder and run ``work(paths)`` there, in turn; the folder goes afterwards."""
+        """Copy the uploads into a private folder and run ``work(paths, cancel)`` there, in turn; the folder goes afterwards."""
         folder = tempfile.mkdtemp(prefix="audiogender-")  # mode 0700: ours alone
         try:
             paths = []
@@ -138,7 +133,7 @@ def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: s
                 with open(path, "wb") as out:
                     shutil.copyfileobj(upload.file, out)
                 paths.append(path)
-            return await turns.run(lambda: work(paths), request.scope["state"]["deadline"])
+            return await turns.run(lambda cancel: work(paths, cancel), request.scope["state"]["deadline"], request)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             for upload in uploads:
@@ -164,12 +159,14 @@ def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: s
     async def predict(request: Request, files: list[UploadFile] = File(...)):
         names = [client_name(f.filename, i) for i, f in enumerate(files)]
 
-        def work(paths):
-            return [_as_named(p.to_dict(), path, name) for path, name, p in zip(paths, names, model.predict_files(paths, n_jobs=1))]
+        def work(paths, cancel):
+            answers = model.predict_files(paths, n_jobs=1, max_seconds=limits.max_audio_seconds, cancel=cancel)
+            return [_as_named(p.to_dict(), path, name) for path, name, p in zip(paths, names, answers)]
 
         rows = await classify(request, files, work)
         if all(row["error"] for row in rows):
-            raise HTTPException(415, "; ".join(f"{row['path']}: {row['error']}" for row in rows))
+            status = 413 if any(TooLong.says(row["error"]) for row in rows) else 415
+            raise HTTPException(status, "; ".join(f"{row['path']}: {row['error']}" for row in rows))
         return rows
 
     @app.post("/segment", summary="The timeline of one recording",
@@ -178,11 +175,11 @@ def create_app(model: GenderClassifier, limits: Limits = Limits(), model_name: s
     async def segment(request: Request, file: UploadFile = File(...)):
         name = client_name(file.filename, 0)
 
-        def work(paths):
+        def work(paths, cancel):
             try:
-                return timeline_dict(name, model.segment(paths[0]))
+                return timeline_dict(name, model.segment(paths[0], max_seconds=limits.max_audio_seconds, cancel=cancel))
             except AudioError as error:
-                raise HTTPException(415, f"{name}: {error.reason.replace(paths[0], name)}") from None
+                raise HTTPException(413 if isinstance(error, TooLong) else 415, f"{name}: {error.reason.replace(paths[0], name)}") from None
 
         return await classify(request, [file], work)
 
@@ -216,8 +213,14 @@ def api_page(schema: dict) -> str:
             + "".join(rows) + "</body></html>")  # fmt: skip
 
 
-def serve(model: GenderClassifier, host: str = HOST, port: int = PORT, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL) -> None:
-    """Run the service until interrupted."""
+def serve(
+    model: GenderClassifier, host: str = HOST, port: int = PORT, limits: Limits = Limits(), model_name: str = DEFAULT_MODEL,
+    allowed_hosts=(), allowed_origins=(),
+) -> None:
+    """Run the service until interrupted: for ``host``, the loopback names and ``allowed_hosts``; to pages of its own origin and ``allowed_origins``."""
     import uvicorn
 
-    uvicorn.run(create_app(model, limits, model_name), host=host, port=port, log_level="info", timeout_keep_alive=5)
+    hosts = [*([] if host in WILDCARD_HOSTS else [host]), *LOOPBACK, *allowed_hosts]
+    app = create_app(model, limits, model_name, hosts, allowed_origins)
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS, http=guarded_protocol(limits.request_seconds),
+                limit_concurrency=limits.max_connections)  # fmt: skip

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..audio import AudioStream
 from ..features import compute_features
 from ..files import atomic_file
 from ..runtime import SpeakerEncoder, unit_mean
@@ -61,7 +62,7 @@ def _view_source(path: str, view: int, clip: int, augmenter: Augmenter, random_s
     def blocks():
         yield augment.view(augment.clip_audio(path), view, augmenter, random_state, clip)
 
-    return Source(f"{path}#{view}", blocks)
+    return Source(f"{path}#{view}", lambda: AudioStream(blocks()))
 
 
 def _whole(path: str, encoder: SpeakerEncoder) -> np.ndarray:
@@ -92,7 +93,7 @@ def load_embeddings(
     for judged in progress_bar(judge(sources, prepare_blocks, embed, n_jobs), progress, total=len(paths) * n_views, desc="embeddings"):
         clip, view = divmod(judged.index, n_views)
         if judged.error is not None:
-            raise ValueError(f"{paths[clip]}: {judged.error}")
+            raise ValueError(f"{paths[clip]}: {judged.error.reason}")
         if judged.tally.outputs:
             embeddings[clip, view], voiced[clip, view] = unit_mean(np.concatenate(judged.tally.outputs)), True
         else:

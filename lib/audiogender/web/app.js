@@ -25,8 +25,8 @@ function showAnswer(answer) {
   $("label").className = (answer.label || "").replace(" ", "-");
   $("p-female").textContent = answer.p_female == null ? "" : `p(female) = ${answer.p_female.toFixed(3)}`;
   const s = answer.speaking_seconds || {};
-  $("speaking").textContent = `${answer.speech_seconds.toFixed(1)} s of speech in ${answer.duration_seconds.toFixed(1)} s` +
-    (answer.segments.length > 1 ? `: female ${s.female.toFixed(1)} s, male ${s.male.toFixed(1)} s, uncertain ${s.uncertain.toFixed(1)} s` : "");
+  $("speaking").textContent = `${answer.speech_seconds.toFixed(1)} s of speech in ${answer.duration_seconds.toFixed(1)} s: ` +
+    `female ${s.female.toFixed(1)} s, male ${s.male.toFixed(1)} s, uncertain ${s.uncertain.toFixed(1)} s` + (answer.warning ? ` (${answer.warning})` : "");
   const timeline = $("timeline");
   timeline.replaceChildren();
   for (const seg of answer.segments) {
@@ -78,9 +78,9 @@ async function classify(files) {
       body.replaceChildren();
       for (const row of rows) {
         const tr = document.createElement("tr");
-        for (const key of ["path", "label", "p_female", "speech_seconds", "duration_seconds", "error"]) {
+        for (const key of ["path", "label", "p_female", "speech_seconds", "duration_seconds", "female_seconds", "male_seconds", "note"]) {
           const td = document.createElement("td");
-          const value = row[key];
+          const value = key === "note" ? row.error || row.warning : row[key];
           td.textContent = value == null ? "" : typeof value === "number" ? value.toFixed(3) : value;
           tr.appendChild(td);
         }
