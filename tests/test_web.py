@@ -91,3 +91,26 @@ def test_several_files_get_a_row_each(browser, served):
     browser.find_element(By.ID, "files").send_keys("\n".join(str(SAMPLES / n) for n in names))
     rows = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#rows tbody tr"))
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == names
+
+
+def test_a_woman_then_a_man_shows_mixed_with_a_legend_and_each_stretch_labelled_on_hover(browser, served, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    woman = audiogender.load_audio(SAMPLES / "198-209-0000.ogg")[: 8 * 16_000]
+    man = audiogender.load_audio(SAMPLES / "3436-172162-0000.ogg")[: 7 * 16_000]
+    path = tmp_path / "two voices.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+        w.writeframes((np.concatenate([woman, man]) * 32767 * 0.9).astype("<i2").tobytes())
+    browser.get(served + "/")
+    browser.find_element(By.ID, "files").send_keys(str(path))
+    segments = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline .segment"))
+    assert browser.find_element(By.ID, "label").text == "mixed"
+    speaking = browser.find_element(By.ID, "speaking").text
+    assert "female" in speaking and "male" in speaking
+    legend = browser.find_element(By.ID, "legend").text
+    assert all(word in legend for word in ("female", "male", "uncertain"))
+    titles = [s.get_attribute("title") for s in segments]
+    assert any("female" in t for t in titles) and any(": male" in t for t in titles) and all(" s: " in t for t in titles)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] if hasattr(browser, "get_log") else []
+    assert not [e for e in errors if "Content Security Policy" in e["message"]], errors  # the page keeps to its own policy
