@@ -4,8 +4,11 @@
 
 Measures, on this machine, in one run, for each shipped model:
 1. clips per second over a folder of 1-second wav clips at 48 kHz (cut from real
-   recordings), through ``GenderClassifier.predict_files``, and, for the CNN, through
-   a plain loop (load, features, network, one clip at a time, no voice detection);
+   recordings), through ``GenderClassifier.predict_files``, as a ratio to
+   ``voice2gender``'s one-file-at-a-time loop on the same clips in the same run (these
+   machines are shared: a ratio to something measured beside it is what holds), and,
+   for the CNN, through a plain loop (load, features, network, one clip at a time, no
+   voice detection);
 2. the real-time factor and peak memory of classifying and segmenting one long
    recording built by concatenating real clips with pauses (in a child process, so
    its peak memory is its own);
@@ -89,6 +92,19 @@ def plain_loop(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def voice2gender_loop(paths: list[Path]) -> float | None:
+    """Seconds for ``voice2gender`` to answer each clip, one file at a time (read, resampled to 44.1 kHz, its features, its model)."""
+    from audiogender.lab.baselines import file_voice2gender, voice2gender_available
+
+    if not voice2gender_available():
+        return None
+    file_voice2gender(paths[0])  # warm up
+    started = time.perf_counter()
+    for path in paths:
+        file_voice2gender(path)
+    return time.perf_counter() - started
+
+
 def library(paths: list[Path], kind: str) -> float:
     from audiogender import load_model
 
@@ -135,6 +151,9 @@ def main() -> None:
         tmp = Path(tmp)
         clips = make_clips(sources, args.clips, tmp)
         seconds = make_long(sources, args.hour_minutes, tmp / "long.wav")
+        v2g = voice2gender_loop(clips)
+        if v2g is not None:
+            print(f"voice2gender, one file at a time, {len(clips)} 1-s clips at 48 kHz: {len(clips) / v2g:8.1f} clips/s")
         if "cnn" in args.models:
             plain = plain_loop(clips)
             print(f"plain loop (the CNN alone, no voice detection), {len(clips)} 1-s clips at 48 kHz: {len(clips) / plain:8.1f} clips/s")
@@ -142,7 +161,8 @@ def main() -> None:
             batched = library(clips, kind)
             default = " (the default)" if kind == DEFAULT_MODEL else ""
             print(f"{kind}{default}:")
-            print(f"  1-s clips at 48 kHz, predict_files      {len(clips) / batched:8.1f} clips/s")
+            ratio = f"   {v2g / batched:5.1f} x voice2gender's" if v2g is not None else ""
+            print(f"  1-s clips at 48 kHz, predict_files      {len(clips) / batched:8.1f} clips/s{ratio}")
             child = subprocess.run([sys.executable, __file__, "--child", str(tmp / "long.wav"), kind], capture_output=True, text=True, check=True)
             figures = json.loads(child.stdout.strip().splitlines()[-1])
             print(f"  {seconds / 60:.1f} min recording, classify  {figures['predict_s']:8.1f} s   RTF {figures['predict_s'] / seconds:.4f}")

@@ -30,6 +30,7 @@ from .runtime import ModelError, Network, load_network
 from .scheduler import BATCH_WINDOWS, Source, Tally, judge
 from .settings import Settings
 from .shipped import DEFAULT_MODEL, SHIPPED_MODELS, asset_path
+from .voice import VoiceDetector, shipped_detector
 from .windows import VoicedBlock, voiced_blocks
 
 
@@ -125,12 +126,14 @@ class GenderClassifier:
 
     ``network`` is any :class:`runtime.Network`: a CNN or a head on the speaker
     encoder run by ONNX Runtime, or, in the lab, a network being evaluated.
-    ``settings`` (:class:`settings.Settings`) set the voice detector and the uncertain band.
+    ``settings`` (:class:`settings.Settings`) set the voice detector and the uncertain band;
+    ``detector`` decides whether a sound holds a voice (default: ``voice.shipped_detector()``).
     """
 
-    def __init__(self, network: Network, settings: Settings = Settings()):
+    def __init__(self, network: Network, settings: Settings = Settings(), detector: VoiceDetector | None = None):
         self.network = network
         self.settings = settings
+        self.detector = detector or shipped_detector()
         self.features = network.features
         self.meta = network.meta
 
@@ -141,7 +144,7 @@ class GenderClassifier:
 
     def voiced(self, blocks) -> Iterator[VoicedBlock]:
         """A recording's 16 kHz blocks as voiced pieces and window features, with this classifier's detector settings."""
-        return voiced_blocks(blocks, self.features, self.settings)
+        return voiced_blocks(blocks, self.features, self.settings, self.detector)
 
     def answer(self, tally: Tally) -> Timeline:
         """A recording's timeline and answer from its judged windows: the one place windows become an answer.

@@ -2,7 +2,7 @@
 
 ``assets/`` holds the models (``cnn.onnx``, ``encoder.onnx``, each beside the ``.pt``
 it was exported from, and ``ge2e.onnx``, the speaker encoder beneath ``encoder.onnx``),
-Silero's voice detector and the mel filters; ``web/`` the page ``audiogender serve``
+the voice detector (``voice.onnx``), Silero VAD and the mel filters; ``web/`` the page ``audiogender serve``
 shows; ``MODEL_CARD.md`` what the shipped models are.
 """
 
@@ -16,6 +16,7 @@ SHIPPED_MODELS = {"cnn": "cnn.onnx", "encoder": "encoder.onnx"}  # a model kind 
 DEFAULT_MODEL = "encoder"
 GE2E_FILE = "ge2e.onnx"  # the speaker encoder beneath the encoder's head
 SILERO_FILE = "silero_vad_16k_sequence.onnx"  # Silero VAD's sequence model
+VOICE_FILE = "voice.onnx"  # the learned voice decision (audiogender.voice)
 MEL_FILTERS_FILE = "mel_filters.npz"
 WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css"}  # the page and its media types
 WEB_PAGE = "index.html"  # what / serves; the others are served under /static/

@@ -15,7 +15,6 @@ from functools import lru_cache
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .features import log_mel
 from .runtime import onnx_session
 from .shipped import SILERO_FILE, asset_path
 
@@ -28,14 +27,10 @@ NEG_THRESHOLD_GAP = 0.15  # once speaking, a chunk counts as silence below thres
 MIN_SILENCE_SECONDS = 0.1  # a stretch ends after this much silence
 SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
 # A short recording may be trimmed tight to the word (spoken digits, phone prompts), where Silero, which needs
-# context before speech, finds none: it is heard with silence around it, and whatever speech it holds is judged.
-# (A lower threshold found a little more speech, but made a pure tone's onset after the silence "speech".)
+# context before speech, finds none: where the learned decision (audiogender.voice) asks Silero, it hears it with silence around it
 SHORT_CLIP_SECONDS = 5.0  # a whole recording no longer than this is a short clip
 CLIP_PAD_SECONDS = (0.5, 0.1)  # the silence put before and after a short clip (more after found no more speech)
 SHORT_MIN_SPEECH_SECONDS = 0.06  # the least speech a short clip is judged on (two chunks)
-# ... but a steady sound's onset after that silence can pass for speech: speech's spectrum changes from frame to frame
-# (a median of 1.4 dB or more in every short clip of ../shared/data), a tone's, a hum's or a buzz's hardly at all
-STEADY_FLUX_DB = 0.5
 
 
 @lru_cache(maxsize=None)
@@ -135,22 +130,9 @@ def short_clip_min_speech(min_speech_seconds: float) -> float:
     return min(min_speech_seconds, SHORT_MIN_SPEECH_SECONDS)
 
 
-def short_clip_regions(audio: np.ndarray, threshold: float, min_speech_seconds: float) -> list[tuple[int, int]]:
-    """:func:`speech_regions` of a whole short recording, heard with ``CLIP_PAD_SECONDS`` of silence before and after it.
-
-    Silero finds no speech in many clips cut tight to the word, above all at 8 kHz;
-    with silence before them it finds it in most (in 171 of the 181 clips of
-    ``../shared/data`` where it found none without). Stretches as short as
-    :func:`short_clip_min_speech` count, unless steady (:func:`spectral_flux_db`).
-    """
+def short_clip_probabilities(audio: np.ndarray) -> np.ndarray:
+    """:func:`speech_probabilities` of a whole short recording heard with ``CLIP_PAD_SECONDS`` of silence before and after it,
+    for its chunks only: Silero, which needs context before speech, hears a word cut tight to its edges that way."""
     before, after = (int(seconds * SAMPLE_RATE) // CHUNK * CHUNK for seconds in CLIP_PAD_SECONDS)  # whole chunks: edges stay put
-    probs = speech_probabilities(np.pad(np.asarray(audio, dtype=np.float32), (before, after)))[before // CHUNK :]
-    regions = regions_from_probabilities(probs, audio.size + after, threshold, short_clip_min_speech(min_speech_seconds))
-    regions = [(min(start, audio.size), min(end, audio.size)) for start, end in regions if start < audio.size]
-    return [(start, end) for start, end in regions if spectral_flux_db(audio[start:end]) >= STEADY_FLUX_DB]
-
-
-def spectral_flux_db(audio: np.ndarray) -> float:
-    """How much a sound's spectrum changes from one 10 ms frame to the next: the median of the mean |change| of its log-mel bands, in dB."""
-    bands = log_mel(np.asarray(audio, dtype=np.float32))
-    return float(np.median(np.abs(np.diff(bands, axis=0)).mean(axis=1))) if len(bands) > 1 else 0.0
+    probs = speech_probabilities(np.pad(np.asarray(audio, dtype=np.float32), (before, after)))
+    return probs[before // CHUNK : before // CHUNK + -(-audio.size // CHUNK)]

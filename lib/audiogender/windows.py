@@ -18,7 +18,8 @@ import numpy as np
 from .audio import N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
 from .features import FeatureConfig, compute_features
 from .settings import Settings
-from .vad import SHORT_CLIP_SECONDS, short_clip_min_speech, short_clip_regions, speech_regions
+from .vad import CHUNK, SHORT_CLIP_SECONDS, regions_from_probabilities, short_clip_min_speech, short_clip_probabilities, speech_probabilities
+from .voice import VoiceDetector, active_span, shipped_detector, silero_summary
 
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 STILL_SPEAKING_SECONDS = 0.3  # a stretch ending this close to a block's end may go on in the next block
@@ -52,6 +53,15 @@ def stretch_windows(stretch: np.ndarray, length: int = N_SAMPLES, hop: int = N_S
     return np.stack([stretch[s : s + length] for s in starts])
 
 
+def window_starts(start: int, end: int, config: FeatureConfig) -> np.ndarray:
+    """Where in the recording each window :func:`stretch_windows` cuts from the piece ``start:end`` begins
+    (before ``start`` when a short piece is padded before it)."""
+    length, hop, size = config.window_samples, config.hop_samples, end - start
+    if size <= length:
+        return np.array([start - (length - size) if config.pad_start else start])
+    return start + np.arange(0, size - length + hop, hop)
+
+
 def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     """The waveform without DC and at a normal level, and whether it holds any signal at all.
 
@@ -79,33 +89,63 @@ def voiced_block(
     settings: Settings = Settings(),
     final: bool = True,
     whole: bool = False,
+    detector: VoiceDetector | None = None,
 ) -> VoicedBlock:
-    """Find the speech in a 16 kHz block and turn it into window features.
+    """Find the voice in a 16 kHz block and turn it into window features for a network that reads ``config``.
 
-    With less than ``settings.min_speech_seconds`` of speech there are no pieces. Unless the
-    block is ``final`` (the recording's last), the audio that the next block may
-    continue is not judged here: from the start of a stretch of speech still going at
-    the block's end, or else its last half second (context for the detector). The
-    VoicedBlock's ``samples`` are those judged; the rest goes before the next block
+    A ``whole`` recording no longer than ``SHORT_CLIP_SECONDS`` is a short clip: its
+    sounding part is one piece, if the ``detector`` (default: the shipped one) hears a
+    voice in it. Otherwise Silero finds the stretches, cut into pieces of at most 5 s,
+    and the detector keeps those that hold a voice. With less than
+    ``settings.min_speech_seconds`` of voice there are no pieces. Unless the block is
+    ``final`` (the recording's last), the audio that the next block may continue is not
+    judged here: from the start of a stretch of speech still going at the block's end,
+    or else its last half second (context for the detector). The VoicedBlock's
+    ``samples`` are those judged; the rest goes before the next block
     (:func:`voiced_blocks`), so stretches do not depend on where a file's blocks were cut.
-    A ``whole`` recording no longer than ``SHORT_CLIP_SECONDS`` is a short clip
-    (``vad.short_clip_regions``): it is judged on whatever speech it holds.
     """
+    detector = detector or shipped_detector()
     audio, has_signal = level_for_detection(block)
-    min_speech_seconds = settings.min_speech_seconds
     if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
-        min_speech_seconds = short_clip_min_speech(min_speech_seconds)
-        regions = short_clip_regions(audio, settings.vad_threshold, min_speech_seconds) if has_signal else []
+        judged, min_speech = block.size, short_clip_min_speech(settings.min_speech_seconds)
+        candidates = _short_clip(audio, has_signal, settings, detector, min_speech)
     else:
-        regions = speech_regions(audio, settings.vad_threshold, min_speech_seconds) if has_signal else []
-    judged = block.size
-    if not final:
-        judged, regions = _judged_part(regions, block.size)
-    speech = sum(end - start for start, end in regions) / SAMPLE_RATE
-    pieces = split_long(regions) if regions and speech >= min_speech_seconds else []
-    windows = [stretch_windows(normalize_level(audio[s:e]), config.window_samples, config.hop_samples, config.pad_start) for s, e in pieces]
-    features = compute_features(np.concatenate(windows), config) if windows else np.zeros((0, config.n_frames, config.n_features), np.float32)
-    return VoicedBlock(judged, speech, pieces, features, [len(w) for w in windows])
+        judged, min_speech = block.size, settings.min_speech_seconds
+        probs = speech_probabilities(audio) if has_signal else np.zeros(0)
+        regions = regions_from_probabilities(probs, audio.size, settings.vad_threshold, min_speech) if has_signal else []
+        if not final:
+            judged, regions = _judged_part(regions, block.size)
+        candidates = [(s, e, *_heard(audio, s, e, detector)) for s, e in split_long(regions)]
+        candidates = [(s, e, piece, found) for s, e, piece, found in candidates
+                      if detector.decide_with(detector.log_odds(found), silero_summary(probs[s // CHUNK : -(-e // CHUNK)], settings.vad_threshold))]  # fmt: skip
+    speech = sum(e - s for s, e, _, _ in candidates) / SAMPLE_RATE
+    if speech < min_speech:
+        candidates = []
+    features = [found if config == detector.features else _windows(piece, config) for _, _, piece, found in candidates]
+    empty = np.zeros((0, config.n_frames, config.n_features), np.float32)
+    return VoicedBlock(judged, speech if candidates else 0.0, [(s, e) for s, e, _, _ in candidates],
+                       np.concatenate(features) if features else empty, [len(f) for f in features])  # fmt: skip
+
+
+def _windows(piece: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The features of a piece's windows, as ``config`` cuts them."""
+    return compute_features(stretch_windows(piece, config.window_samples, config.hop_samples, config.pad_start), config)
+
+
+def _heard(audio: np.ndarray, start: int, end: int, detector: VoiceDetector) -> tuple[np.ndarray, np.ndarray]:
+    """(a piece at a normal level, the features of the windows the voice detector judges)."""
+    piece = normalize_level(audio[start:end])
+    return piece, _windows(piece, detector.features)
+
+
+def _short_clip(audio: np.ndarray, has_signal: bool, settings: Settings, detector: VoiceDetector, min_speech: float) -> list:
+    """The one piece of a short clip, its sounding part, if the detector hears a voice there (asking Silero only when unsure)."""
+    start, end = active_span(audio) if has_signal else (0, 0)
+    if end - start < min_speech * SAMPLE_RATE:
+        return []
+    piece, found = _heard(audio, start, end, detector)
+    voiced, _ = detector.decide(detector.log_odds(found), lambda: silero_summary(short_clip_probabilities(audio), settings.vad_threshold))
+    return [(start, end, piece, found)] if voiced else []
 
 
 def _judged_part(regions: list[tuple[int, int]], size: int) -> tuple[int, list[tuple[int, int]]]:
@@ -121,6 +161,7 @@ def voiced_blocks(
     blocks: Iterable[np.ndarray],
     config: FeatureConfig,
     settings: Settings = Settings(),
+    detector: VoiceDetector | None = None,
 ) -> Iterator[VoicedBlock]:
     """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next."""
     held = np.zeros(0, np.float32)
@@ -129,7 +170,7 @@ def voiced_blocks(
     while block is not None:
         following = next(blocks, None)
         audio = np.concatenate([held, block]) if held.size else block
-        voiced = voiced_block(audio, config, settings, final=following is None, whole=first and following is None)
+        voiced = voiced_block(audio, config, settings, final=following is None, whole=first and following is None, detector=detector)
         first = False
         held = audio[voiced.samples :]
         yield voiced

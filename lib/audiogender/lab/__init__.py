@@ -12,6 +12,8 @@ Where things are:
 * what a CNN trains on (fixed clips, or crops of augmented views): ``datasets``;
   training clips: ``clips``; augmentation (noise, rooms, phone lines, codecs,
   pitch): ``augment``; sounds that are not a voice, made to order: ``signals``
+* the voice detector (voice against no voice), measured leaving sources out and
+  exported into the package: ``detector``
 * one recipe trained into a run folder: ``train``; calibration: ``calibrate``
 * every way of dividing speakers (splits, search folds, leaky folds, corpora): ``splits``
 * the hyperparameter search: ``search``; what cross-validation compares: ``methods``;

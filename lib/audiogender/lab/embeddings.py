@@ -21,8 +21,9 @@ import pandas as pd
 from ..audio import AudioStream
 from ..features import compute_features
 from ..files import atomic_file
-from ..runtime import SpeakerEncoder, unit_mean
+from ..runtime import SpeakerEncoder, file_sha256, unit_mean
 from ..scheduler import Source, judge
+from ..shipped import VOICE_FILE, asset_path
 from ..windows import stretch_windows, voiced_blocks
 from . import augment, progress_bar
 from .augment import Augmenter
@@ -77,8 +78,9 @@ def load_embeddings(
 ) -> ClipEmbeddings:  # fmt: skip
     """Every clip's embedding in ``n_views`` views (the first as recorded), cached on disk like the CNN's training data."""
     paths = list(clips["path"])
-    settings = f"{ENCODER_FEATURES.cache_key()}|{n_views}|{augmenter}|{random_state}"
-    code = (*FEATURE_CODE, "audiogender.vad", "audiogender.windows", "audiogender.settings", "audiogender.runtime", "audiogender.lab.augment",
+    # the windows depend on the voice decision: its code and its weights
+    settings = f"{ENCODER_FEATURES.cache_key()}|{n_views}|{augmenter}|{random_state}|{file_sha256(asset_path(VOICE_FILE))}"
+    code = (*FEATURE_CODE, "audiogender.vad", "audiogender.voice", "audiogender.windows", "audiogender.settings", "audiogender.runtime", "audiogender.lab.augment",
             "audiogender.lab.ge2e", __name__)  # fmt: skip
     cache = cache_path(paths, settings, cache_dir, "embeddings", ".npz", code)
     if cache is not None and cache.exists():

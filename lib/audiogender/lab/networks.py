@@ -159,11 +159,13 @@ def export_twin(checkpoint: str | os.PathLike) -> Path:
 
 
 def export_onnx(
-    network: nn.Module, features: FeatureConfig, path: str | os.PathLike, source: str | os.PathLike | None = None, meta: dict | None = None
+    network: nn.Module, features: FeatureConfig, path: str | os.PathLike, source: str | os.PathLike | None = None, meta: dict | None = None,
+    extra: dict[str, str] | None = None,
 ) -> None:
-    """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out; the batch and frames may vary."""
+    """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out; the batch and frames may vary.
+    ``extra`` is more metadata (the voice detector's head)."""
     model = onnx_bytes(network, torch.zeros(2, N_FRAMES, features.n_features), "features", "logits", {0: "windows", 1: "frames"})
-    write_onnx(path, with_metadata(model, describe(features, meta, source)))
+    write_onnx(path, with_metadata(model, describe(features, meta, source, **(extra or {}))))
 
 
 class TorchNetwork(MeanLogOdds):

@@ -36,7 +36,10 @@ def plot_what_the_model_saw(path, classifier, title: str = ""):
     waveform = prepare(load_audio(path))
     matrices = {"MFCC": compute_features(waveform, FeatureConfig("mfcc"))}
     if classifier.features.kind != "mfcc":
-        matrices[f"{classifier.features.kind} (what the model reads)"] = compute_features(waveform, classifier.features)
+        read = compute_features(waveform, classifier.features)
+        if classifier.features.kind == "mel":  # mel power itself: on a linear scale all but the loudest cells are black
+            read = 10 * np.log10(np.maximum(read / max(float(read.max()), 1e-20), 1e-8))
+        matrices[f"{classifier.features.kind}, dB (what the model reads)"] = read
     return plot_waveform_and_features(waveform, matrices, title)
 
 
@@ -118,6 +121,9 @@ def plot_scorecard(card: pd.DataFrame, level: str = "clip", metric: str = "balan
     ax.set(ylim=(0.4, 1.0), ylabel=f"{metric.replace('_', ' ')} ({level} level)", xlabel="",
            title=f"{metric.replace('_', ' ')} on speakers each model never heard")  # fmt: skip
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.tick_params(axis="x", labelrotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
@@ -152,5 +158,19 @@ def plot_views(views: dict[str, np.ndarray], title: str = ""):
         ax.set(title=name, xlabel="time (s)")
     np.atleast_1d(axes)[0].set(ylabel="mel band")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_voice_rates(rates: pd.DataFrame):
+    """The share of each kind of sound answered right, voice or no voice, by a decision that never heard its source."""
+    table = rates.assign(kind=lambda t: np.where(t["voice"] == 1, "speech: " + t["source"], t["source"] + ": " + t["category"])).sort_values(["voice", "right"])
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(table) + 1))
+    colours = np.where(table["voice"] == 1, "#1f5fa8", "#888888")
+    ax.barh(table["kind"], table["right"], color=colours)
+    ax.set(xlim=(min(0.5, float(table["right"].min()) - 0.05), 1.0), xlabel="share answered right (voice for speech, no voice for the rest)",
+           title="the voice decision on sources it never heard")  # fmt: skip
+    ax.axvline(0.97, color="black", linewidth=0.8, linestyle=":")
+    ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
