@@ -1,5 +1,6 @@
 """The HTTP service, through a client, against a real server process on 127.0.0.1."""
 
+import base64
 import io
 import socket
 import sys
@@ -71,6 +72,18 @@ def test_segment_answers_the_timeline(served):
     assert answer["path"] == name and answer["label"] == timeline.prediction.label
     assert [(s["start"], s["end"], s["label"]) for s in answer["segments"]] == [(s.start, s.end, s.label) for s in timeline.segments]
     assert answer["speaking_seconds"] == pytest.approx(timeline.speaking_seconds())
+
+
+def test_explain_answers_a_map_and_its_sound(served):
+    name = "p240_00000.mp3"
+    answer = httpx.post(served + "/explain", files={"file": (name, (SAMPLES / name).read_bytes())}, timeout=120).json()
+    expected = audiogender.load_model().explain(SAMPLES / name)
+    assert answer["path"] == name and answer["label"] == expected.label and answer["p_female"] == pytest.approx(expected.p_female, abs=1e-6)
+    assert len(answer["relevance"]) == len(answer["band_hz"]) == 40 and len(answer["relevance"][0]) <= 600
+    assert answer["relevance"][0] and answer["frame_seconds"] * len(answer["relevance"][0]) == pytest.approx(expected.relevance.shape[1] / 100, abs=0.1)
+    assert base64.b64decode(answer["audible"])[:4] == b"RIFF"
+    too_long = httpx.post(served + "/explain", files={"file": ("long.wav", wav_bytes(np.zeros(4_000 * 61), rate=4_000))}, timeout=60)
+    assert too_long.status_code == 413 and "long.wav" in too_long.json()["detail"]
 
 
 def test_what_is_not_audio_is_415_and_a_missing_file_400s(served, tmp_path):

@@ -114,3 +114,19 @@ def test_a_woman_then_a_man_shows_mixed_with_a_legend_and_each_stretch_labelled_
     assert any("female" in t for t in titles) and any(": male" in t for t in titles) and all(" s: " in t for t in titles)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] if hasattr(browser, "get_log") else []
     assert not [e for e in errors if "Content Security Policy" in e["message"]], errors  # the page keeps to its own policy
+
+
+def test_what_the_model_listened_to_is_drawn_under_the_waveform_and_can_be_heard(browser, served):
+    from selenium.webdriver.common.by import By
+
+    browser.get(served + "/")
+    browser.find_element(By.ID, "files").send_keys(str(SAMPLES / "p240_00000.mp3"))
+    wait_for(browser, lambda d: d.find_element(By.ID, "explained").is_displayed(), 90)
+    drawn = browser.execute_script("const c = document.getElementById('relevance'); return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 3 && v > 0).length")
+    assert drawn > 1000  # red and blue cells, not an empty strip
+    assert "0-300 Hz" in browser.find_element(By.ID, "bands").text
+    browser.execute_script("window.played = null; const play = Audio.prototype.play; Audio.prototype.play = function () { window.played = this.src; return play.call(this).catch(() => {}); }")
+    browser.find_element(By.ID, "listen").click()
+    assert wait_for(browser, lambda d: d.execute_script("return window.played"), 10).startswith("blob:")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] if hasattr(browser, "get_log") else []
+    assert not [e for e in errors if "Content Security Policy" in e["message"]], errors

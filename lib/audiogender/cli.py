@@ -1,4 +1,4 @@
-"""The command line: ``audiogender predict PATH...``, ``audiogender segment FILE`` and ``audiogender serve``.
+"""The command line: ``audiogender predict PATH...``, ``segment FILE``, ``explain FILE`` and ``serve``.
 
 Also ``python -m audiogender``. Results go to stdout or, with ``--output``, to a file
 written whole or not at all. A problem says so in one line: a bad option or model is a
@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     segment.add_argument("path", help="an audio file")
     segment.add_argument("--format", choices=["table", "csv", "json"], default="table", help="(default: %(default)s)")
+    explain = commands.add_parser(
+        "explain", parents=[common], help="what the model listened to in one recording (at most a minute)",
+        description="Print the answer for a recording and which frequencies it rests on; with --format json, the whole relevance "
+        "map over time and mel bands (by occlusion: each 0.1 s by 4 mel bands hidden in turn).",
+    )  # fmt: skip
+    explain.add_argument("path", help="an audio file")
+    explain.add_argument("--format", choices=["table", "json"], default="table", help="(default: %(default)s)")
+    explain.add_argument("--plot", metavar="PNG", help="also draw the map under the recording's log-mel (needs matplotlib)")
+    explain.add_argument("--listen", metavar="WAV", help="also write the recording filtered to what spoke for its answer")
     serve = commands.add_parser(
         "serve", parents=[common], help="serve a web page and an HTTP API (needs audiogender[serve])",
         description="Serve the web page (record or drop files) at / and the API (POST /predict, POST /segment, GET /health; described at /docs).",
@@ -236,6 +245,28 @@ def segment_command(args, model: GenderClassifier) -> int:
     return emit(text, args.output)
 
 
+def explain_command(args, model: GenderClassifier) -> int:
+    from .explain import audible_wav, plot_explanation
+
+    try:
+        explanation = model.explain(args.path)
+    except AudioError as error:
+        print(f"audiogender: {error}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        text = json.dumps(explanation.to_dict(), indent=None) + "\n"
+    else:
+        p = "" if explanation.p_female is None else f", p(female) {explanation.p_female:.3f}"
+        shares = "".join(f"  {band:>14}  {share:6.1%}\n" for band, share in explanation.by_frequency().items())
+        text = f"{args.path}: {explanation.label}{p}\nwhere the answer rests (share of the relevance that spoke for it):\n{shares}"
+    status = emit(text, args.output)
+    if args.plot:
+        write_output(args.plot, plot_explanation(explanation))
+    if args.listen:
+        write_output(args.listen, audible_wav(explanation))
+    return status
+
+
 def serve_command(args, model: GenderClassifier, limits: Limits) -> int:
     from .serve import serve
 
@@ -259,6 +290,8 @@ def check_extras(args) -> None:
         wanted["ray"] = "--ray needs Ray: pip install 'audiogender[cluster]'"
     if writes_parquet(args):
         wanted["pyarrow"] = "a .parquet output needs pyarrow: pip install 'audiogender[cluster]'"
+    if args.command == "explain" and args.plot:
+        wanted["matplotlib"] = "--plot needs matplotlib: pip install matplotlib"
     if args.command == "serve":
         missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
         if missing:
@@ -288,14 +321,15 @@ def main(argv=None) -> int:
             check_inputs(args)
             check_serving(args)
             check_extras(args)
-            if args.output:
-                check_output(args.output)  # before the work, so no result is lost to a bad destination
+            for destination in (args.output, getattr(args, "plot", None), getattr(args, "listen", None)):
+                if destination:
+                    check_output(destination)  # before the work, so no result is lost to a bad destination
             model = load(args, settings)
         except (ValueError, ModelError, OutputError) as error:
             parser.error(str(error))
         if limits is not None:
             return serve_command(args, model, limits)
-        return {"predict": predict_command, "segment": segment_command}[args.command](args, model)
+        return {"predict": predict_command, "segment": segment_command, "explain": explain_command}[args.command](args, model)
     except KeyboardInterrupt:
         print("audiogender: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -101,6 +101,11 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
 
 
+def band_centres(n_mels: int = N_MELS) -> np.ndarray:
+    """The centre frequency (Hz) of each of :func:`mel_filters`' bands."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), n_mels + 2))[1:-1]
+
+
 def slaney_mel_filters(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
     """Triangular mel filters with Slaney's scale and area normalisation: ``librosa.filters.mel``'s defaults."""
     bins = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import BLOCK_SECONDS, SAMPLE_RATE, AudioStream, stream_audio, to_model_rate
+from .explain import Explanation, explain
 from .labels import GENDERS, NO_VOICE, UNCERTAIN, sigmoid
 from .runtime import ModelError, Network, load_network
 from .scheduler import BATCH_WINDOWS, Source, Tally, judge
@@ -208,6 +209,11 @@ class GenderClassifier:
         sources = (file_source(path, max_seconds) for path in paths)
         for judged in self._judge(sources, n_jobs, batch_windows, cancel):
             yield Prediction.failed(judged.name, judged.error.reason) if judged.error is not None else self.answer(judged.tally).prediction
+
+    def explain(self, audio, sample_rate: int | None = None) -> Explanation:
+        """What the network listened to: the answer for a recording (at most a minute; a path, or samples at
+        ``sample_rate``) and a relevance map over its time and mel bands, by occlusion (see ``explain``)."""
+        return explain(self, audio, sample_rate)
 
     def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS, cancel: threading.Event | None = None):
         return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows, cancel)

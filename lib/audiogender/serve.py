@@ -4,7 +4,9 @@ Routes: ``GET /`` the web page (record from the microphone or drop files, then s
 answer and the timeline under the waveform; every asset is served by the package),
 ``POST /predict`` (one or more files, multipart field ``files``: the rows of
 ``audiogender predict --format json``), ``POST /segment`` (one file, field ``file``:
-the answer, the timeline and the speaking time), ``GET /health``, ``GET /openapi.json``
+the answer, the timeline and the speaking time), ``POST /explain`` (one file of at most
+a minute: what the model listened to, a relevance map over time and mel bands, and the
+recording filtered to it as a WAV in base64), ``GET /health``, ``GET /openapi.json``
 and ``GET /docs`` (the API described on a page that needs nothing from the internet).
 
 What a public service needs (:class:`settings.Limits`): uploads larger than the cap answer 413,
@@ -24,6 +26,7 @@ ever reaches the file system.
 """
 
 import asyncio
+import base64
 import html
 import os
 import shutil
@@ -36,6 +39,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from .audio import AUDIO_EXTENSIONS, AudioError, TooLong
+from .explain import EXPLAIN_SECONDS, audible_wav
 from .guards import LOOPBACK, BodyLimit, Guard, guarded_protocol
 from .predict import GenderClassifier, Timeline
 from .settings import HOST, PORT, Limits
@@ -107,6 +111,7 @@ class Turns:
 
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # listen on every network: the names it answers for must be given (--allow-host)
+EXPLAIN_COLUMNS = 600  # a relevance map is sent at most this many frames wide (the page's strip is 900 px)
 KEEP_ALIVE_SECONDS = 5  # an idle connection between requests is closed after this
 DISCONNECT_POLL_SECONDS = 0.25  # how often a request being classified checks that its client is still there
 
@@ -180,6 +185,23 @@ def create_app(
                 return timeline_dict(name, model.segment(paths[0], max_seconds=limits.max_audio_seconds, cancel=cancel))
             except AudioError as error:
                 raise HTTPException(413 if isinstance(error, TooLong) else 415, f"{name}: {error.reason.replace(paths[0], name)}") from None
+
+        return await classify(request, [file], work)
+
+    @app.post("/explain", summary="What the model listened to in one recording",
+              description=f"Multipart field `file`, at most {EXPLAIN_SECONDS:g} s. The answer, `relevance` (a row per mel band, "
+              f"centres `band_hz`, a column per `frame_seconds`; positive: spoke for the answer), `by_frequency`, and `audible`: "
+              "the recording filtered to what spoke for its answer, a 16 kHz WAV in base64.")  # fmt: skip
+    async def explain(request: Request, file: UploadFile = File(...)):
+        name = client_name(file.filename, 0)
+
+        def work(paths, cancel):
+            try:
+                explanation = model.explain(paths[0])
+            except AudioError as error:
+                raise HTTPException(413 if isinstance(error, TooLong) else 415, f"{name}: {error.reason.replace(paths[0], name)}") from None
+            return {**explanation.to_dict(max_frames=EXPLAIN_COLUMNS), "path": name,
+                    "audible": base64.b64encode(audible_wav(explanation)).decode("ascii")}  # fmt: skip
 
         return await classify(request, [file], work)
 

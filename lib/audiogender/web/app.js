@@ -11,7 +11,7 @@ function status(text, isError = false) {
 
 async function send(route, files) {
   const form = new FormData();
-  for (const file of files) form.append(route === "/segment" ? "file" : "files", file, file.name);
+  for (const file of files) form.append(route === "/predict" ? "files" : "file", file, file.name);
   const response = await fetch(route, { method: "POST", body: form });
   const body = await response.json().catch(() => ({ detail: response.statusText }));
   if (!response.ok) throw new Error(typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail));
@@ -62,6 +62,38 @@ async function drawWaveform(file) {
   }
 }
 
+function drawRelevance(map) {
+  const canvas = $("relevance"), g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const bands = map.relevance.length, frames = bands ? map.relevance[0].length : 0;
+  let peak = 1e-12;
+  for (const row of map.relevance) for (const v of row) peak = Math.max(peak, Math.abs(v));
+  const w = canvas.width / Math.max(1, frames), h = canvas.height / Math.max(1, bands);
+  for (let b = 0; b < bands; b++) {
+    for (let f = 0; f < frames; f++) {
+      const v = map.relevance[b][f] / peak, a = Math.min(1, Math.abs(v));
+      if (a < 0.02) continue;
+      g.fillStyle = v > 0 ? `rgba(200,30,30,${a})` : `rgba(30,80,200,${a})`;
+      g.fillRect(f * w, canvas.height - (b + 1) * h, Math.ceil(w), Math.ceil(h));
+    }
+  }
+  $("bands").textContent = "the answer rests on: " + Object.entries(map.by_frequency).map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(", ");
+  const bytes = Uint8Array.from(atob(map.audible), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type: "audio/wav" }));
+  $("listen").onclick = () => new Audio(url).play();
+  $("explained").hidden = false;
+}
+
+async function explain(file) {
+  $("explained").hidden = true;
+  try {
+    const map = await send("/explain", [file]);
+    if (map.relevance.length && map.label !== "no voice") drawRelevance(map);
+  } catch (e) {
+    // longer than a minute, or unreadable here: the answer above stands without its map
+  }
+}
+
 async function classify(files) {
   files = Array.from(files);
   if (!files.length) return;
@@ -71,6 +103,7 @@ async function classify(files) {
       const answer = await send("/segment", files);
       showAnswer(answer);
       await drawWaveform(files[0]);
+      if (answer.duration_seconds <= 60) await explain(files[0]);
     } else {
       const rows = await send("/predict", files);
       $("result").hidden = true;
