@@ -27,6 +27,9 @@ from .windows import VoicedBlock
 BATCH_WINDOWS = 256  # windows the network judges in one call, at most
 QUEUED_BLOCKS_PER_READER = 4  # prepared blocks waiting for the network, per reader, before readers wait
 SOURCES_AHEAD_PER_READER = 16  # sources a reader may run ahead of the oldest unanswered one
+# a batch of fewer windows waits this long for the next block before it is judged (GE2E costs 4x as much a window
+# alone as in a batch of 8); a larger one is judged as soon as nothing waits, so readers never stall behind it
+GATHER_WINDOWS, GATHER_SECONDS = 16, 0.01
 POLL_SECONDS = 0.1  # how often a waiting thread checks whether the caller has stopped listening
 JOIN_SECONDS = 5.0  # how long the caller waits for readers to finish the block in hand when it stops
 
@@ -196,8 +199,8 @@ def _gather(inbox: queue.Queue, readers: int, outputs, batch_windows: int, cance
         if cancel.is_set():
             raise Cancelled("stopped by the caller")
         try:
-            message = inbox.get(timeout=0 if batch.blocks else POLL_SECONDS)
-        except queue.Empty:  # nothing new has come in: judge what is waiting rather than wait for more
+            message = inbox.get(timeout=(GATHER_SECONDS if batch.windows < GATHER_WINDOWS else 0) if batch.blocks else POLL_SECONDS)
+        except queue.Empty:  # nothing new has come in for a while: judge what is waiting rather than wait for more
             answers.update(batch.judge())
         else:
             if isinstance(message, _Read):
