@@ -174,3 +174,59 @@ def plot_voice_rates(rates: pd.DataFrame):
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_intervals(intervals: pd.DataFrame, by: str = "source"):
+    """Balanced accuracy per held-out folder with its interval from resampling speakers, a row per folder."""
+    data = intervals.assign(method=lambda t: t["method"].map(title))
+    groups = list(dict.fromkeys(data[by]))
+    methods = list(dict.fromkeys(data["method"]))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(groups) + 1.2))
+    for k, (method, rows) in enumerate(data.groupby("method", sort=False)):
+        y = np.array([groups.index(g) for g in rows[by]]) + (k - (len(methods) - 1) / 2) * 0.8 / len(methods)
+        ax.errorbar(rows["balanced_accuracy"], y, xerr=[rows["balanced_accuracy"] - rows["low"], rows["high"] - rows["balanced_accuracy"]],
+                    fmt="o", markersize=4, capsize=2, label=method)  # fmt: skip
+    labels = [f"{g} ({int(data.loc[data[by] == g, 'speakers'].iloc[0])} speakers)" for g in groups]
+    ax.set_yticks(range(len(groups)), labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="clip balanced accuracy, 95% interval from resampling speakers", xlim=(0.5, 1.01))
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_band_relevance(pooled: pd.DataFrame):
+    """What spoke for the answer, by mel band: a panel per model and method, a line per gender and state."""
+    panels = list(pooled.groupby(["model", "method"]).groups)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), sharey=True, squeeze=False)
+    for ax, (model, method) in zip(axes[0], panels):
+        rows = pooled[(pooled["model"] == model) & (pooled["method"] == method)]
+        for (gender, state), line in rows.groupby(["gender", "state"]):
+            ax.plot(line["band_hz"], line["share"], color="tab:red" if gender == "female" else "tab:blue",
+                    linestyle="-" if state == "calm" else "--", label=f"{gender}, {state}")  # fmt: skip
+        ax.axvspan(80, 300, color="grey", alpha=0.12)
+        ax.set(xscale="log", xlabel="mel band centre (Hz)", title=f"{model}: {method}")
+    axes[0][0].set_ylabel("share of the relevance")
+    axes[0][0].legend(fontsize=8)
+    axes[0][0].annotate("F0 range", (90, axes[0][0].get_ylim()[1] * 0.92), fontsize=8, color="grey")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pitch_against_answer(pitch: pd.DataFrame):
+    """Each speaker's median F0 against a method's mean p(female) on corpora it never heard, by true gender."""
+    methods = list(dict.fromkeys(pitch["method"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 3.8), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        rows = pitch[pitch["method"] == method]
+        for gender, colour in (("male", "tab:blue"), ("female", "tab:red")):
+            voices = rows[rows["gender"] == gender]
+            ax.scatter(voices["f0"], voices["p_female"], s=9, alpha=0.6, color=colour, label=f"{gender} ({len(voices)})")
+        ax.axvspan(160, 185, color="grey", alpha=0.15)
+        ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        ax.set(xscale="log", xlabel="speaker's median F0 (Hz)", title=title(method), ylim=(-0.02, 1.02))
+    axes[0][0].set_ylabel("mean p(female), corpus held out")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
