@@ -8,8 +8,12 @@ PYTHON ?= python3
 # of CUDA libraries a CPU never uses). Override both for another build, e.g. make install TORCH=torch==2.13.0 TORCH_INDEX=
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH_VERSION := 2.13.0
-TORCH ?= $(if $(HAS_GPU),torch==$(TORCH_VERSION),torch==$(TORCH_VERSION)+cpu)
-TORCH_INDEX ?= $(if $(HAS_GPU),,--extra-index-url https://download.pytorch.org/whl/cpu)
+# Where PyTorch's index cannot be reached (a machine that sees only PyPI), pip would retry it five times for every
+# package; then torch comes from PyPI at once.
+CPU_INDEX_REACHABLE := $(shell $(PYTHON) -c "import socket; socket.create_connection(('download.pytorch.org', 443), 3)" >/dev/null 2>&1 && echo yes)
+CPU_TORCH := $(if $(HAS_GPU),,$(CPU_INDEX_REACHABLE))
+TORCH ?= $(if $(CPU_TORCH),torch==$(TORCH_VERSION)+cpu,torch==$(TORCH_VERSION))
+TORCH_INDEX ?= $(if $(CPU_TORCH),--extra-index-url https://download.pytorch.org/whl/cpu,)
 # candidates the search fits in parallel
 SEARCH_JOBS ?= 2
 VENV ?= .venv
