@@ -48,18 +48,27 @@ def stretch_windows(stretch: np.ndarray, length: int = N_SAMPLES, hop: int = N_S
     """
     if stretch.size <= length:
         return np.pad(stretch, (length - stretch.size, 0) if pad_start else (0, length - stretch.size))[None]
-    starts = np.arange(0, stretch.size - length + hop, hop)
+    starts = _window_offsets(stretch.size, length, hop, pad_start)
     stretch = np.pad(stretch, (0, max(0, starts[-1] + length - stretch.size)))
     return np.stack([stretch[s : s + length] for s in starts])
+
+
+def _window_offsets(size: int, length: int, hop: int, pad_start: bool) -> np.ndarray:
+    """Where each window of a stretch of ``size`` samples begins, from the stretch's start (below 0 when padded before)."""
+    if size <= length:
+        return np.array([size - length if pad_start else 0])
+    return np.arange(0, size - length + hop, hop)
 
 
 def window_starts(start: int, end: int, config: FeatureConfig) -> np.ndarray:
     """Where in the recording each window :func:`stretch_windows` cuts from the piece ``start:end`` begins
     (before ``start`` when a short piece is padded before it)."""
-    length, hop, size = config.window_samples, config.hop_samples, end - start
-    if size <= length:
-        return np.array([start - (length - size) if config.pad_start else start])
-    return start + np.arange(0, size - length + hop, hop)
+    return start + _window_offsets(end - start, config.window_samples, config.hop_samples, config.pad_start)
+
+
+def piece_features(piece: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The features of a piece's windows, as ``config`` cuts them."""
+    return compute_features(stretch_windows(piece, config.window_samples, config.hop_samples, config.pad_start), config)
 
 
 def level_for_detection(audio: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -106,11 +115,12 @@ def voiced_block(
     """
     detector = detector or shipped_detector()
     audio, has_signal = level_for_detection(block)
+    judged = block.size
     if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
-        judged, min_speech = block.size, short_clip_min_speech(settings.min_speech_seconds)
+        min_speech = short_clip_min_speech(settings.min_speech_seconds)
         candidates = _short_clip(audio, has_signal, settings, detector, min_speech)
     else:
-        judged, min_speech = block.size, settings.min_speech_seconds
+        min_speech = settings.min_speech_seconds
         probs = speech_probabilities(audio) if has_signal else np.zeros(0)
         regions = regions_from_probabilities(probs, audio.size, settings.vad_threshold, min_speech) if has_signal else []
         if not final:
@@ -121,21 +131,16 @@ def voiced_block(
     speech = sum(e - s for s, e, _, _ in candidates) / SAMPLE_RATE
     if speech < min_speech:
         candidates = []
-    features = [found if config == detector.features else _windows(piece, config) for _, _, piece, found in candidates]
+    features = [found if config == detector.features else piece_features(piece, config) for _, _, piece, found in candidates]
     empty = np.zeros((0, config.n_frames, config.n_features), np.float32)
     return VoicedBlock(judged, speech if candidates else 0.0, [(s, e) for s, e, _, _ in candidates],
                        np.concatenate(features) if features else empty, [len(f) for f in features])  # fmt: skip
 
 
-def _windows(piece: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """The features of a piece's windows, as ``config`` cuts them."""
-    return compute_features(stretch_windows(piece, config.window_samples, config.hop_samples, config.pad_start), config)
-
-
 def _heard(audio: np.ndarray, start: int, end: int, detector: VoiceDetector) -> tuple[np.ndarray, np.ndarray]:
     """(a piece at a normal level, the features of the windows the voice detector judges)."""
     piece = normalize_level(audio[start:end])
-    return piece, _windows(piece, detector.features)
+    return piece, piece_features(piece, detector.features)
 
 
 def _short_clip(audio: np.ndarray, has_signal: bool, settings: Settings, detector: VoiceDetector, min_speech: float) -> list:

@@ -25,13 +25,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from ..audio import SAMPLE_RATE, load_audio
-from ..features import FeatureConfig, compute_features
+from ..features import FeatureConfig
 from ..labels import female_log_odds
 from ..settings import Settings
 from ..shipped import VOICE_FILE, asset_path
 from ..vad import SHORT_CLIP_SECONDS, short_clip_probabilities
 from ..voice import HEAD_KEY, VoiceHead, active_span, silero_summary, window_summary
-from ..windows import level_for_detection, stretch_windows
+from ..windows import level_for_detection, piece_features
 from . import progress_bar, project, signals
 from .augment import Augmenter
 from .cache import FEATURE_CODE, per_clip_cached
@@ -108,9 +108,7 @@ def judged_part(audio: np.ndarray) -> np.ndarray:
 
 def window_features(path) -> np.ndarray:
     """The detector's windows of one recording (as ``windows`` cuts a piece)."""
-    part = judged_part(level_for_detection(load_audio(path))[0])
-    config = DETECTOR.features
-    return compute_features(stretch_windows(part, config.window_samples, config.hop_samples), config)
+    return piece_features(judged_part(level_for_detection(load_audio(path))[0]), DETECTOR.features)
 
 
 def window_log_odds(module: torch.nn.Module, clips: pd.DataFrame, rows, progress: bool = True) -> dict[int, np.ndarray]:

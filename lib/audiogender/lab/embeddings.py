@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ..audio import AudioStream
-from ..features import compute_features
 from ..files import atomic_file
 from ..runtime import SpeakerEncoder, file_sha256, unit_mean
 from ..scheduler import Source, judge
 from ..shipped import VOICE_FILE, asset_path
-from ..windows import stretch_windows, voiced_blocks
+from ..windows import piece_features, voiced_blocks
 from . import augment, progress_bar
 from .augment import Augmenter
 from .cache import FEATURE_CODE, cache_path
@@ -68,8 +67,7 @@ def _view_source(path: str, view: int, clip: int, augmenter: Augmenter, random_s
 
 def _whole(path: str, encoder: SpeakerEncoder) -> np.ndarray:
     """The embedding of a whole clip, for clips in which voice detection finds too little speech."""
-    windows = stretch_windows(augment.clip_audio(path), ENCODER_FEATURES.window_samples, ENCODER_FEATURES.hop_samples, ENCODER_FEATURES.pad_start)
-    return unit_mean(encoder.embed(compute_features(windows, ENCODER_FEATURES)))
+    return unit_mean(encoder.embed(piece_features(augment.clip_audio(path), ENCODER_FEATURES)))
 
 
 def load_embeddings(
