@@ -123,7 +123,15 @@ def test_what_the_model_listened_to_is_drawn_under_the_waveform_and_can_be_heard
     browser.find_element(By.ID, "files").send_keys(str(SAMPLES / "p240_00000.mp3"))
     wait_for(browser, lambda d: d.find_element(By.ID, "explained").is_displayed(), 90)
     drawn = browser.execute_script("const c = document.getElementById('relevance'); return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 3 && v > 0).length")
-    assert drawn > 1000  # red and blue cells, not an empty strip
+    assert drawn > 1000  # cells for and against, not an empty strip
+    colours = browser.execute_script(
+        "const c = document.getElementById('relevance'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = {};"
+        "for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 128) seen[[d[i], d[i + 1], d[i + 2]]] = [d[i], d[i + 1], d[i + 2]];"
+        "return Object.values(seen);")
+    # amber and teal: the strip must not borrow the timeline's red and blue, which mean female and male
+    reddish = [(r, g, b) for r, g, b in colours if r > 150 and g < 90]
+    bluish = [(r, g, b) for r, g, b in colours if b > 140 and r < 80 and b > g + 40]
+    assert colours and not reddish and not bluish, (reddish[:3], bluish[:3])
     assert "0-300 Hz" in browser.find_element(By.ID, "bands").text
     browser.execute_script("window.played = null; const play = Audio.prototype.play; Audio.prototype.play = function () { window.played = this.src; return play.call(this).catch(() => {}); }")
     browser.find_element(By.ID, "listen").click()

@@ -172,9 +172,9 @@ def plot_explanation(explanation: Explanation) -> bytes:
     top.imshow(spectrum.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
     top.set_title("log-mel (dB below the loudest cell)")
     limit = max(float(np.abs(explanation.relevance).max()), 1e-9)
-    image = bottom.imshow(explanation.relevance, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent)
+    image = bottom.imshow(explanation.relevance, origin="lower", aspect="auto", cmap="BrBG_r", vmin=-limit, vmax=limit, extent=extent)
     p = "" if explanation.p_female is None else f", p(female) {explanation.p_female:.2f}"
-    bottom.set_title(f"what spoke for the answer ({explanation.label}{p}): red for it, blue against")
+    bottom.set_title(f"what spoke for the answer ({explanation.label}{p}): brown for it, teal against")
     bottom.set_xlabel("seconds")
     ticks = [i for i in range(0, len(explanation.band_hz), 8)]
     for axis in (top, bottom):

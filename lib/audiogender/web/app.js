@@ -73,7 +73,8 @@ function drawRelevance(map) {
     for (let f = 0; f < frames; f++) {
       const v = map.relevance[b][f] / peak, a = Math.min(1, Math.abs(v));
       if (a < 0.02) continue;
-      g.fillStyle = v > 0 ? `rgba(200,30,30,${a})` : `rgba(30,80,200,${a})`;
+      // amber for, teal against: not the timeline's colours, which stand for the genders
+      g.fillStyle = v > 0 ? `rgba(191,129,45,${a})` : `rgba(53,151,143,${a})`;
       g.fillRect(f * w, canvas.height - (b + 1) * h, Math.ceil(w), Math.ceil(h));
     }
   }
