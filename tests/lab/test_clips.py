@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from audiogender.audio import N_SAMPLES, loud_level
 from audiogender.lab.clips import loudest_stretch, pad_or_trim, prepare_clip
@@ -20,3 +21,21 @@ def test_loudest_stretch_keeps_the_loud_seconds_of_a_long_waveform():
     kept = loudest_stretch(audio, 2.0)
     assert kept.size == 32_000 and np.all(kept == 0.5)
     assert loudest_stretch(loud, 5.0) is loud
+
+
+def test_level_survey_shows_what_preparation_fixes(tmp_path):
+    import soundfile as sf
+
+    from audiogender.lab.clips import level_survey
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for k, (offset, gain) in enumerate([(-0.085, 0.02), (0.0, 0.2), (0.05, 0.5)]):
+        path = tmp_path / f"{k}.wav"
+        sf.write(path, offset + gain * np.sin(np.linspace(0, 400 * np.pi, 16000)) + 0.001 * rng.standard_normal(16000), 16000)
+        paths.append(str(path))
+    survey = level_survey(paths, n=5).set_index(["path", "stage"])
+    assert len(survey) == 6
+    assert survey.loc[(paths[0], "as recorded"), "dc_offset"] == pytest.approx(-0.085, abs=1e-3)
+    prepared = survey.xs("prepared", level="stage")
+    assert prepared["dc_offset"].abs().max() < 1e-3 and prepared["level"].max() / prepared["level"].min() < 1.01

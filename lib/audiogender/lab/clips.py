@@ -42,3 +42,20 @@ def pad_or_trim(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
 def prepare_clip(audio: np.ndarray, length: int = N_SAMPLES) -> np.ndarray:
     """``audio.prepare``, then fit to one clip: the training examples' waveform."""
     return pad_or_trim(prepare(audio), length)
+
+
+def level_survey(paths, n: int = 300, random_state: int = 0):
+    """DC offset and loud level (``audio.loud_level``) of up to ``n`` recordings drawn from ``paths``, as
+    recorded and after ``audio.prepare``: a row per recording and stage, what preprocessing changes."""
+    import pandas as pd
+
+    from ..audio import load_audio, loud_level
+
+    paths = list(paths)
+    picked = np.random.default_rng(random_state).choice(len(paths), size=min(n, len(paths)), replace=False)
+    rows = []
+    for index in sorted(picked):
+        raw = load_audio(paths[index])
+        for stage, audio in (("as recorded", raw), ("prepared", prepare(raw))):
+            rows.append({"path": paths[index], "stage": stage, "dc_offset": float(audio.mean()), "level": loud_level(audio)})
+    return pd.DataFrame(rows)

@@ -153,3 +153,62 @@ def speaker_bootstrap(predictions: pd.DataFrame, by: str = "source", n_boot: int
         rows.append({"method": method, by: group, "speakers": len(per), "balanced_accuracy": (point["female"] + point["male"]) / 2,
                      "low": low, "high": high})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# What kind of recording each held-out folder is (its channel and speaking style), for the error analysis
+SETTINGS = {
+    "audiomnist-az": "spoken digits", "audiomnist-sample+samples": "spoken digits", "ukrainian-digits": "spoken digits",
+    "librispeech-251": "read audiobooks", "nemo": "acted emotion", "baved": "acted emotion", "urdu": "talk-show emotion",
+    "telephone-8k": "telephone line", "voxceleb-sample": "interviews from web video",
+}  # fmt: skip
+PITCH_BANDS = (("male", 0, 160), ("male", 160, 185), ("male", 185, 1000), ("female", 0, 185), ("female", 185, 1000))  # Hz
+
+
+def pitch_band(gender: str, f0: float) -> str:
+    """Where a speaker's median F0 sits among :data:`PITCH_BANDS`: men near 160-185 Hz are the commonest error."""
+    if not np.isfinite(f0):
+        return f"{gender}, F0 unknown"
+    low, high = next((lo, hi) for g, lo, hi in PITCH_BANDS if g == gender and lo <= f0 < hi)
+    return f"{gender}, F0 {low}-{high} Hz" if high < 1000 else f"{gender}, F0 {low}+ Hz"
+
+
+def voices(predictions: pd.DataFrame, pitch: pd.DataFrame, method: str, by: str = "group") -> pd.DataFrame:
+    """A row per speaker of ``method``'s answered clips: folder, setting, language, median F0 (from ``pitch``,
+    as :func:`lab.listening.speaker_pitch` measures it), the share of excited clips, and the vote."""
+    clips = predictions[(predictions["method"] == method) & predictions["p_female"].notna()]
+    excited = clips["emotion"].isin(EXCITED) if "emotion" in clips else pd.Series(False, index=clips.index)
+    about = clips.assign(excited=excited).groupby("speaker").agg(
+        folder=(by, "first"), language=("language", "first"), excited=("excited", "mean"))
+    table = per_speaker(clips).merge(about.reset_index(), on="speaker")
+    f0 = pitch.drop_duplicates("speaker").set_index("speaker")["f0"] if len(pitch) else pd.Series(dtype=float)
+    table["f0"] = table["speaker"].map(f0).astype(float)
+    table["setting"] = table["folder"].map(SETTINGS).fillna("other")
+    table["language"] = table["language"].fillna("unknown")
+    table["pitch"] = [pitch_band(g, f) for g, f in zip(table["gender"], table["f0"])]
+    return table
+
+
+def error_factors(predictions: pd.DataFrame, pitch: pd.DataFrame, methods, by: str = "group") -> pd.DataFrame:
+    """What failing voices have in common: for each level of pitch band, emotion, setting and language, the share
+    of clips each method gets wrong, and its speakers voted wrong out of those with clips there."""
+    rows = []
+    for method in methods:
+        speakers = voices(predictions, pitch, method, by).set_index("speaker")
+        clips = predictions[(predictions["method"] == method) & predictions["p_female"].notna()].copy()
+        clips["wrong"] = (clips["p_female"] >= 0.5) != (clips["gender"] == "female")
+        emotion = clips["emotion"] if "emotion" in clips else pd.Series(np.nan, index=clips.index)
+        clips["emotion"] = np.where(emotion.isna(), "not labelled", np.where(emotion.isin(EXCITED), "excited", "calm or other"))
+        for factor in ("pitch", "setting", "language"):
+            clips[factor] = clips["speaker"].map(speakers[factor])
+        for factor in ("pitch", "emotion", "setting", "language"):
+            for level, these in clips.groupby(factor):
+                who = speakers.loc[these["speaker"].unique()]
+                rows.append({"factor": factor, "level": level, "method": method, "clips": len(these), "clip_error": these["wrong"].mean(),
+                             "speakers": len(who), "voted_wrong": int((~who["voted_correct"]).sum())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def overall(card: pd.DataFrame, method: str, level: str = "clip") -> float:
+    """A method's balanced accuracy over every clip (or speaker) of a scorecard; NaN where it did not run."""
+    rows = card[(card["method"] == method) & (card["corpus"] == "all") & (card["level"] == level)]
+    return float(rows["balanced_accuracy"].iloc[0]) if len(rows) else float("nan")

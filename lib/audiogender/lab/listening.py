@@ -32,11 +32,15 @@ CALM, EXCITED = ("level0", "neutral"), ("level2", "anger", "angry", "fear", "hap
 CLIPS_PER_SPEAKER = 3  # clips whose median F0 stands for a speaker's
 
 
-def integrated_gradients(module: torch.nn.Module, windows: np.ndarray, sign: float, steps: int = IG_STEPS) -> np.ndarray:
+def integrated_gradients(module: torch.nn.Module, windows: np.ndarray, sign: float, steps: int = IG_STEPS, baseline=None) -> np.ndarray:
     """Relevance of every cell of ``windows`` (n, frames, bands) to ``sign`` times the mean log-odds of female,
-    from silence (each window at its quietest value, as occlusion hides a patch) to the windows themselves."""
+    from ``baseline`` (broadcast to the windows; by default silence: each window at its quietest value, as
+    occlusion hides a patch) to the windows themselves."""
     x = torch.as_tensor(windows, dtype=torch.float32)
-    baseline = x.amin(dim=(1, 2), keepdim=True).expand_as(x)
+    if baseline is None:
+        baseline = x.amin(dim=(1, 2), keepdim=True).expand_as(x)
+    else:
+        baseline = torch.as_tensor(np.broadcast_to(baseline, x.shape).copy(), dtype=torch.float32)
     total = torch.zeros_like(x)
     for alpha in (np.arange(steps) + 0.5) / steps:  # the midpoint rule
         point = (baseline + alpha * (x - baseline)).requires_grad_(True)

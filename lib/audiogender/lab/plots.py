@@ -230,3 +230,57 @@ def plot_pitch_against_answer(pitch: pd.DataFrame):
     axes[0][0].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def plot_error_factors(factors: pd.DataFrame):
+    """The share of clips each method gets wrong, per level of each factor (pitch band, emotion, setting,
+    language): a panel per factor, a bar per level and method."""
+    data = factors.assign(method=lambda t: t["method"].map(title))
+    names = list(dict.fromkeys(data["factor"]))
+    heights = [data.loc[data["factor"] == f, "level"].nunique() for f in names]
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 0.32 * sum(heights) + 0.9 * len(names)), sharex=True,
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)  # fmt: skip
+    for ax, factor in zip(axes[:, 0], names):
+        sns.barplot(data=data[data["factor"] == factor], y="level", x="clip_error", hue="method", ax=ax, orient="h")
+        ax.set(ylabel=factor, xlabel="")
+        ax.grid(axis="x", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+    axes[-1, 0].set_xlabel("share of clips given the wrong gender, corpus held out")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    return fig
+
+
+def plot_level_survey(survey: pd.DataFrame):
+    """DC offset and loud level of the same recordings as recorded and prepared: what preprocessing fixes."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for stage, rows in survey.groupby("stage", sort=False):
+        left.hist(rows["dc_offset"], bins=40, alpha=0.6, label=stage)
+        right.hist(np.log10(np.maximum(rows["level"], 1e-6)), bins=40, alpha=0.6, label=stage)
+    left.set(xlabel="DC offset (mean sample)", ylabel="recordings", title="offset")
+    right.set(xlabel="loud level, log10 RMS", title="level")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+LABEL_COLOURS = {"female": "#c0392b", "male": "#1f5fa8", "uncertain": "#999999", "mixed": "#7a3e9d"}  # as on the web page
+
+
+def plot_answers(predictions: pd.DataFrame, names, uncertain: tuple[float, float]):
+    """Each recording's p(female) as a bar from 0.5 in its label's colour (male to the left, female to the right),
+    the ``uncertain`` band shaded; a recording with no voice or an error is named, not drawn."""
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(predictions) + 1.1))
+    for y, row in enumerate(predictions.itertuples()):
+        if row.p_female is not None and np.isfinite(row.p_female):
+            ax.barh(y, row.p_female - 0.5, left=0.5, color=LABEL_COLOURS.get(row.label, "#999999"))
+        else:
+            ax.text(0.5, y, "error" if getattr(row, "error", None) else row.label, ha="center", va="center", fontsize=8, color="#555")
+    ax.axvspan(*uncertain, color="grey", alpha=0.12)
+    ax.axvline(0.5, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(predictions)), list(names), fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1), xlabel="p(female): male to the left, female to the right; grey: answered uncertain", title="the answer for each recording")
+    fig.tight_layout()
+    return fig
