@@ -1,115 +1,96 @@
-"""Do the product's occlusion maps and a gradient method name the same band? Prints figures; checks nothing.
+"""Does the product's map name the band LRP names? Prints figures; checks nothing.
 
-    python benchmarks/explain_agreement.py [--data ../shared/data] [--every 2]
+    python benchmarks/explain_agreement.py [--data ../shared/data] [--folder baved] [--every 1]
 
-On BAVED's calm and excited clips, the shipped CNN's relevance is computed both by
-occlusion (as ``audiogender.explain`` does, and three variants of it) and by integrated
-gradients on its torch twin (``lab.listening.integrated_gradients``), at occlusion's own
-grid: each window cut into 0.1 s x 4 mel-band patches, integrated gradients summed over
-each patch. Per clip, the positive relevance of each of the ten 4-band groups is added
-over windows and patches. Printed: how often the two methods name the same top group and
-the same top frequency range (``explain.FREQUENCY_RANGES``), their median Pearson
-correlation over the ten groups, and each method's mean profile for men and women.
-
-Variants: what a hidden patch is set to (``silence``: the window's floor, as shipped;
-``mean``: the training clips' mean of that band, the CNN's own standardisation), and what
-is hidden (``patch``: 0.1 s x 4 bands, as shipped; ``band``: 4 bands over the whole
-window). Integrated gradients starts from the same reference as each variant.
+On the calm and excited clips of one acted folder, the shipped CNN's relevance is
+computed by the product (``audiogender.explain``: each 0.1 s x 4 mel-band patch faded
+2% toward the training mean), by the same with larger steps up to hiding the patch
+(occlusion, toward the mean or toward silence, as the product did before), and by two
+gradient methods on its torch twin: LRP's epsilon rule (``lab.listening.lrp``, the
+method of AudioMNIST's paper) and integrated gradients from the training mean. Every
+map is on the product's grid (patches spread over the recording's frames). Printed per
+method against LRP and against integrated gradients: how often the two name the same
+top group of four mel bands (chance 10%) and the same top frequency range
+(``explain.FREQUENCY_RANGES``), their median Spearman correlation over the 40 bands,
+and the seconds per clip.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-VARIANTS = (("silence", "patch"), ("mean", "patch"), ("silence", "band"), ("mean", "band"))
+PERTURBATIONS = {  # name -> explain's options
+    "fade 2% (shipped)": {},
+    "fade 10%": {"step": 0.1},
+    "fade 50%": {"step": 0.5},
+    "occlusion to the mean": {"step": 1.0},
+    "occlusion to silence": {"step": 1.0, "to_silence": True},
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--every", type=int, default=2, help="take every Nth calm or excited clip (default: %(default)s)")
+    parser.add_argument("--folder", default="baved", help="an acted folder with an emotion column (default: %(default)s)")
+    parser.add_argument("--every", type=int, default=1, help="take every Nth calm or excited clip (default: %(default)s)")
     args = parser.parse_args()
 
-    import torch
-
     import audiogender
-    from audiogender.explain import FREQUENCY_RANGES, PATCH_BANDS, PATCH_FRAMES, read_waveform
-    from audiogender.features import band_centres
+    from audiogender.explain import FREQUENCY_RANGES
     from audiogender.lab import listening
     from audiogender.lab.corpora import read_corpora
-    from audiogender.lab.networks import load_checkpoint
+    from audiogender.lab.networks import feature_mean, load_checkpoint
 
-    baved = Path(args.data) / "baved"
-    if not baved.exists():
-        sys.exit(f"{baved} not found: this benchmark needs BAVED (../shared/data)")
-    clips = listening.calm_and_excited(read_corpora([baved])).iloc[:: args.every]
+    folder = Path(args.data) / args.folder
+    if not folder.exists():
+        sys.exit(f"{folder} not found: this benchmark needs ../shared/data")
+    clips = listening.calm_and_excited(read_corpora([folder])).iloc[:: args.every]
     model = audiogender.load_model(kind="cnn")
-    module = load_checkpoint()[0]
-    mean = module.standardize.mean.numpy()
-    n_groups = model.features.n_mels // PATCH_BANDS
-    centres = band_centres(model.features.n_mels).reshape(n_groups, PATCH_BANDS).mean(axis=1)
-    in_range = np.array([next(k for k, (low, high) in enumerate(FREQUENCY_RANGES) if low <= hz < high) for hz in centres])
+    module = load_checkpoint()[0].eval()
+    mean = feature_mean(module)[None, None, :]
 
-    def log_odds(windows: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            logits = module(torch.as_tensor(windows, dtype=torch.float32)).numpy()
-        return logits[:, 1] - logits[:, 0]
-
-    found = {variant: [] for variant in VARIANTS}
+    rows, seconds = [], {name: 0.0 for name in PERTURBATIONS}
     for clip in clips.itertuples():
-        _, waveform = read_waveform(clip.path)
-        (voiced,) = list(model.voiced([waveform]))
-        windows = voiced.features
-        if not len(windows):
+        maps = {}
+        for name, options in PERTURBATIONS.items():
+            began = time.perf_counter()
+            explanation = model.explain(clip.path, **options)
+            seconds[name] += time.perf_counter() - began
+            maps[name] = explanation.relevance
+        if explanation.p_female is None:
             continue
-        per_window = log_odds(windows)
-        base = per_window.mean()
-        sign = 1.0 if base >= 0 else -1.0
-        n_windows, n_frames, n_bands = windows.shape
-        for fill, span in VARIANTS:
-            occlusion = np.zeros(n_groups)
-            step = n_frames if span == "band" else PATCH_FRAMES
-            for w, window in enumerate(windows):
-                copies, groups = [], []
-                for t in range(0, n_frames, step):
-                    for b in range(0, n_bands, PATCH_BANDS):
-                        copy = window.copy()
-                        copy[t : t + step, b : b + PATCH_BANDS] = window.min() if fill == "silence" else mean[b : b + PATCH_BANDS]
-                        copies.append(copy)
-                        groups.append(b // PATCH_BANDS)
-                for group, changed in zip(groups, log_odds(np.stack(copies))):
-                    trial = per_window.copy()
-                    trial[w] = changed
-                    occlusion[group] += max(sign * (base - trial.mean()), 0.0)
-            reference = windows.min(axis=(1, 2), keepdims=True) if fill == "silence" else mean[None, None, :]
-            gradients = listening.integrated_gradients(module, windows, sign, baseline=reference)
-            padded = np.pad(gradients, ((0, 0), (0, -n_frames % PATCH_FRAMES), (0, 0)))
-            patches = padded.reshape(n_windows, -1, PATCH_FRAMES, n_groups, PATCH_BANDS).sum(axis=(2, 4))
-            gradient = np.clip(patches, 0, None).sum(axis=(0, 1))
-            ranges = [np.bincount(in_range, weights=profile, minlength=len(FREQUENCY_RANGES)) for profile in (occlusion, gradient)]
-            found[(fill, span)].append((occlusion.argmax() == gradient.argmax(), ranges[0].argmax() == ranges[1].argmax(),
-                                        np.corrcoef(occlusion, gradient)[0, 1], occlusion / max(occlusion.sum(), 1e-12),
-                                        gradient / max(gradient.sum(), 1e-12), clip.gender))  # fmt: skip
-
-    chance = 1 / n_groups
-    print(f"{len(clips)} BAVED clips (calm and excited), the shipped CNN; chance of the same top group {chance:.0%}")
-    print(f"{'fill':8s} {'hidden':6s} {'clips':>5s} {'same top group':>15s} {'same top range':>15s} {'median r':>9s}")
-    for (fill, span), rows in found.items():
-        same_group, same_range, r = (np.array([row[k] for row in rows], dtype=float) for k in range(3))
-        print(f"{fill:8s} {span:6s} {len(rows):5d} {same_group.mean():15.0%} {same_range.mean():15.0%} {np.nanmedian(r):9.2f}")
-    print(f"mean share per 4-band group (centres {', '.join(f'{hz:.0f}' for hz in centres)} Hz):")
-    for (fill, span), rows in found.items():
-        for gender in ("male", "female"):
-            for k, method in ((3, "occlusion"), (4, "integrated gradients")):
-                profile = np.mean([row[k] for row in rows if row[5] == gender], axis=0)
-                print(f"  {fill:8s} {span:6s} {gender:7s} {method:21s} " + " ".join(f"{share:.2f}" for share in profile))
+        sign = 1.0 if explanation.p_female >= 0.5 else -1.0
+        (voiced,) = list(model.voiced([explanation.audio]))
+        gradients = listening.integrated_gradients(module, voiced.features, sign, baseline=mean)
+        references = {"LRP": listening.lrp_map(module, model, explanation.audio, sign),
+                      "integrated gradients": listening.on_map_grid(gradients, voiced, model.features, len(explanation.audio))}  # fmt: skip
+        band_hz = explanation.band_hz
+        for against, reference in references.items():
+            wanted = listening.band_shares(reference)
+            for name, relevance in maps.items():
+                found = listening.band_shares(relevance)
+                ranges = [listening.range_shares(shares, band_hz) for shares in (found, wanted)]
+                rows.append((name, against, clip.gender, clip.state, listening.top_group(found) == listening.top_group(wanted),
+                             max(ranges[0], key=ranges[0].get) == max(ranges[1], key=ranges[1].get),
+                             pd.Series(found).corr(pd.Series(wanted), method="spearman")))  # fmt: skip
+    found = pd.DataFrame(rows, columns=["method", "against", "gender", "state", "same_group", "same_range", "spearman"])
+    n = found["method"].eq(next(iter(PERTURBATIONS))).sum() // 2
+    print(f"{n} {args.folder} clips (calm and excited), the shipped CNN; ranges {', '.join(f'{lo}-{hi}' for lo, hi in FREQUENCY_RANGES)} Hz")
+    table = found.groupby(["against", "method"], sort=False).agg(
+        same_top_group=("same_group", "mean"), same_top_range=("same_range", "mean"), median_spearman=("spearman", "median"))
+    table["s_per_clip"] = [seconds[method] / len(clips) for _, method in table.index]
+    print(table.round(3).to_string())
+    shipped = found[found["method"] == next(iter(PERTURBATIONS))]
+    print("\nthe shipped map against each reference, by gender and state (same top group, same top range):")
+    print(shipped.groupby(["against", "gender", "state"])[["same_group", "same_range"]].mean().round(2).to_string())
 
 
 if __name__ == "__main__":

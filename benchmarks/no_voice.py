@@ -26,9 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "lib"))
+from audiogender.lab.evaluate import EXCITED  # noqa: E402
 from helpers import manifest  # noqa: E402  (a folder's manifest rows, paths made whole)
-
-EXCITED = ("anger", "angry", "fear", "happiness", "happy", "surprised", "level2")
 
 
 def published(folder: Path) -> None:

@@ -1,4 +1,4 @@
-"""What the model listened to: occlusion maps, the audible version, and where they are offered."""
+"""What the model listened to: maps made by fading each patch, the audible version, and where they are offered."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import soundfile as sf
 import audiogender
 from audiogender import load_audio
 from audiogender.cli import main
-from audiogender.explain import EXPLAIN_SECONDS, audible, occluded
+from audiogender.explain import EXPLAIN_SECONDS, FADE_STEP, audible, faded
 from audiogender.features import FeatureConfig, band_centres
 from audiogender.labels import NO_VOICE
 from audiogender.windows import stretch_windows, window_starts
@@ -59,14 +59,31 @@ def test_no_voice_has_an_empty_map_and_a_minute_is_the_limit(model):
         model.explain(np.zeros(int(EXPLAIN_SECONDS * 16_000) + 1, np.float32))
 
 
-def test_occlusion_hides_each_patch_once_and_mfccs_cannot_be_occluded():
+def test_fading_moves_each_patch_once_a_step_to_the_reference_and_mfccs_cannot_be_faded():
     window = np.random.default_rng(1).uniform(-60, 0, (98, 40)).astype(np.float32)
-    copies, patches = occluded(window, FeatureConfig("logmel"))
+    reference = np.linspace(-50, -30, 40).astype(np.float32)
+    copies, patches = faded(window, FeatureConfig("logmel"), reference)
     assert len(copies) == 10 * 10
-    hidden = (copies != window).sum(axis=0)
-    assert hidden.max() == 1 and (hidden == 1).sum() == window.size - (window == window.min()).sum()
+    assert ((copies != window).sum(axis=0) == 1).all()  # every cell moves in exactly one copy
+    for copy, (frames, bands) in zip(copies, patches):
+        np.testing.assert_allclose(copy[frames, bands], window[frames, bands] + FADE_STEP * (reference[bands] - window[frames, bands]), rtol=1e-5)
+    quieter, _ = faded(window, FeatureConfig("logmel"))  # no reference: toward the window's floor
+    assert (quieter <= window[None] + 1e-6).all() and (quieter < window[None] - 1e-3).any()
     with pytest.raises(ValueError, match="mel bands"):
-        occluded(window[:, :12], FeatureConfig("mfcc"))
+        faded(window[:, :12], FeatureConfig("mfcc"))
+
+
+def test_the_patches_of_a_window_add_up_to_fading_it_whole(model):
+    """A small step keeps the network to first order, so the patches' effects add up, as a map's cells should."""
+    (voiced,) = list(model.voiced([load_audio(WOMAN)]))
+    window, reference = voiced.features[0], model.network.reference
+    assert reference is not None and reference.shape == (40,)  # the shipped CNN carries its training mean
+    log_odds = lambda windows: model.window_outputs(windows)[:, 0]  # noqa: E731
+    base = log_odds(window[None])[0]
+    copies, _ = faded(window, model.features, reference)
+    patches = (base - log_odds(copies)).sum()
+    whole = base - log_odds((window + FADE_STEP * (reference - window))[None])[0]
+    assert abs(whole) > 1e-3 and abs(patches - whole) < 0.2 * abs(whole)
 
 
 def test_the_audible_map_is_the_recording_where_all_mattered_and_quieter_where_little_did(model):

@@ -36,6 +36,8 @@ def browser():
 def check(html: Path, screenshots: Path | None = None) -> list[str]:
     """Every problem found, one line each."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts and p.name not in ("search.html", "genindex.html"))
     problems = []
@@ -44,7 +46,8 @@ def check(html: Path, screenshots: Path | None = None) -> list[str]:
         for page in pages:
             driver.get(page.resolve().as_uri())
             name = page.relative_to(html)
-            text = driver.find_element(By.TAG_NAME, "body").text
+            # index.html redirects to the first chapter: wait until whichever page it lands on has a body
+            text = WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "body"))).text
             wide = driver.execute_script(OVERFLOW)
             found = []
             if wide > 2:

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain", parents=[common], help="what the model listened to in one recording (at most a minute)",
         description="Print the answer for a recording and which frequencies it rests on; with --format json, the whole relevance "
-        "map over time and mel bands (by occlusion: each 0.1 s by 4 mel bands hidden in turn).",
+        "map over time and mel bands (each 0.1 s by 4 mel bands faded in turn toward a typical window).",
     )  # fmt: skip
     explain.add_argument("path", help="an audio file")
     explain.add_argument("--format", choices=["table", "json"], default="table", help="(default: %(default)s)")

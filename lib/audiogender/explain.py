@@ -1,11 +1,19 @@
-"""What the model listened to: a relevance map over time and mel bands, by occlusion.
+"""What the model listened to: a relevance map over time and mel bands, by fading each patch.
 
-Each patch of each window the network judged (0.1 s by four mel bands) is hidden
-in turn (set to silence: the floor of a log-mel window, zero mel power) and the
-recording judged again; how far the hidden patch moves the recording's log-odds
-away from its answer is that patch's relevance. Positive: the patch spoke for the
-answer given; negative: against it. It needs nothing but the exported network
-(ONNX Runtime, no gradients), so it explains either shipped model the same way.
+Each patch of each window the network judged (0.1 s by four mel bands) is moved in
+turn a small step (``FADE_STEP``, 5%) of the way to a typical window (the network's
+``reference``: its training windows' mean per band; silence where the network does not
+know it) and the recording judged again. How far that moves the recording's log-odds
+away from its answer, divided by the step, is the patch's relevance: positive, the patch
+spoke for the answer given; negative, against it. It needs nothing but the exported
+network (ONNX Runtime, no gradients), so it explains either shipped model the same way.
+
+Why a small step and not hiding the patch: a small step measures the network where it
+is, to first order (the gradient times the patch's distance from the reference, which
+is what layer-wise relevance propagation's epsilon rule computes for a ReLU network).
+Hiding a whole patch asks what the network does with an input it never met, and
+through max-pooling and batch normalisation the answer is far from additive; chapter 5
+of the report and ``benchmarks/explain_agreement.py`` measure both against LRP.
 
 :func:`audible` turns a map into sound: the recording filtered to the time and
 frequency cells that spoke for the answer, so that a listener hears what mattered.
@@ -26,6 +34,7 @@ from .windows import window_starts
 EXPLAIN_SECONDS = 60.0  # one block: explaining costs a network call per patch, so longer recordings are cut to the part wanted
 PATCH_FRAMES = 10  # 0.1 s
 PATCH_BANDS = 4  # of the 40 mel bands
+FADE_STEP = 0.02  # how far a patch moves to the reference: small enough that the network answers to first order
 FREQUENCY_RANGES = ((0, 300), (300, 1000), (1000, 2500), (2500, 8000))  # Hz: pitch, first formants, upper formants, the rest
 
 
@@ -64,16 +73,19 @@ class Explanation:
                 "by_frequency": self.by_frequency()}  # fmt: skip
 
 
-def occluded(window: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
-    """Copies of one window's features (frames x bands), each with one patch set to silence, and the patches."""
+def faded(window: np.ndarray, config: FeatureConfig, reference: np.ndarray | None = None, step: float = FADE_STEP
+          ) -> tuple[np.ndarray, list[tuple[slice, slice]]]:  # fmt: skip
+    """Copies of one window's features (frames x bands), each with one patch moved ``step`` of the way to
+    ``reference`` (a value per band; None: silence, the window's floor), and the patches."""
     if config.kind == "mfcc":
         raise ValueError("explain needs a network that reads mel bands (logmel or mel); MFCCs mix every band into each coefficient")
-    silence = window.min() if config.kind == "logmel" else 0.0
+    if reference is None:
+        reference = np.full(window.shape[1], window.min() if config.kind == "logmel" else 0.0, np.float32)
     patches = [(slice(t, t + PATCH_FRAMES), slice(b, b + PATCH_BANDS))
                for t in range(0, window.shape[0], PATCH_FRAMES) for b in range(0, window.shape[1], PATCH_BANDS)]  # fmt: skip
     copies = np.repeat(window[None], len(patches), axis=0)
     for copy, (frames, bands) in zip(copies, patches):
-        copy[frames, bands] = silence
+        copy[frames, bands] += step * (reference[bands] - copy[frames, bands])
     return copies, patches
 
 
@@ -88,33 +100,53 @@ def read_waveform(audio, sample_rate: int | None = None) -> tuple[str | None, np
     return None, waveform
 
 
-def explain(model, audio, sample_rate: int | None = None) -> Explanation:
-    """The answer ``model`` (a ``predict.GenderClassifier``) gives a recording, and what in it drove that answer."""
+def first_frames(voiced, config: FeatureConfig) -> np.ndarray:
+    """The recording frame (10 ms each) on which each judged window's first frame is centred."""
+    starts = np.concatenate([window_starts(s, e, config) for s, e in voiced.pieces])
+    offset = 0 if config.kind == "mel" else N_FFT // 2
+    return (starts + offset) // HOP_LENGTH
+
+
+def placed(patches: np.ndarray, firsts: np.ndarray, n_frames: int) -> np.ndarray:
+    """A map over the recording (bands x frames) from each window's patch values (windows x time patches x
+    band groups): each value spread over its patch's cells, and averaged where windows overlap."""
+    n_groups = patches.shape[2]
+    relevance, covered = np.zeros((n_groups * PATCH_BANDS, n_frames)), np.zeros(n_frames)
+    for first, window in zip(firsts, patches):
+        for t, values in enumerate(window):
+            begin = first + t * PATCH_FRAMES
+            cells = slice(max(0, begin), max(0, min(n_frames, begin + PATCH_FRAMES)))
+            relevance[:, cells] += np.repeat(values, PATCH_BANDS)[:, None] / (PATCH_FRAMES * PATCH_BANDS)
+            covered[cells] += 1
+    return relevance / np.maximum(covered, 1)
+
+
+def explain(model, audio, sample_rate: int | None = None, step: float = FADE_STEP, to_silence: bool = False) -> Explanation:
+    """The answer ``model`` (a ``predict.GenderClassifier``) gives a recording, and what in it drove that answer.
+
+    ``step``: how far each patch moves (1.0 hides it, which is occlusion); ``to_silence``: move it toward
+    silence, not the network's typical window."""
     name, waveform = read_waveform(audio, sample_rate)
     config, network = model.features, model.network
     n_frames = waveform.size // HOP_LENGTH + 1  # frames centred every hop, as librosa counts them
-    relevance, covered = np.zeros((config.n_mels, n_frames)), np.zeros((config.n_mels, n_frames))
     (voiced,) = list(model.voiced([waveform])) if waveform.size else [None]
     if voiced is None or not len(voiced.features):
-        return Explanation(name, NO_VOICE, None, band_centres(config.n_mels), relevance, waveform)
+        return Explanation(name, NO_VOICE, None, band_centres(config.n_mels), np.zeros((config.n_mels, n_frames)), waveform)
     outputs = model.window_outputs(voiced.features)
     base = network.pooled_log_odds(outputs)
     sign = 1.0 if base >= 0 else -1.0
-    starts = np.concatenate([window_starts(s, e, config) for s, e in voiced.pieces])
-    offset = 0 if config.kind == "mel" else N_FFT // 2  # where a window's first frame is centred
-    for w, (window, start) in enumerate(zip(voiced.features, starts)):
-        copies, patches = occluded(window, config)
-        changed = model.window_outputs(copies)
-        for copy_output, (frames, bands) in zip(changed, patches):
+    n_windows, window_frames, n_bands = voiced.features.shape
+    patches = np.zeros((n_windows, -(-window_frames // PATCH_FRAMES), n_bands // PATCH_BANDS))
+    for w, window in enumerate(voiced.features):
+        copies, cut = faded(window, config, None if to_silence else network.reference, step)
+        for copy_output, (frames, bands) in zip(model.window_outputs(copies), cut):
             trial = outputs.copy()
             trial[w] = copy_output
-            first = (start + offset) // HOP_LENGTH + frames.start
-            cells = slice(max(0, first), max(0, min(n_frames, first + PATCH_FRAMES)))
-            relevance[bands, cells] += sign * (base - network.pooled_log_odds(trial)) / PATCH_FRAMES / PATCH_BANDS
-            covered[bands, cells] += 1
+            patches[w, frames.start // PATCH_FRAMES, bands.start // PATCH_BANDS] = sign * (base - network.pooled_log_odds(trial)) / step
     p_female = float(sigmoid(base))
     label = model.settings.label_for(p_female)
-    return Explanation(name, label, round(p_female, 4), band_centres(config.n_mels), relevance / np.maximum(covered, 1), waveform)
+    relevance = placed(patches, first_frames(voiced, config), n_frames)
+    return Explanation(name, label, round(p_female, 4), band_centres(config.n_mels), relevance, waveform)
 
 
 def audible(explanation: Explanation, floor: float = 0.05) -> np.ndarray:

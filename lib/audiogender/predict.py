@@ -210,10 +210,10 @@ class GenderClassifier:
         for judged in self._judge(sources, n_jobs, batch_windows, cancel):
             yield Prediction.failed(judged.name, judged.error.reason) if judged.error is not None else self.answer(judged.tally).prediction
 
-    def explain(self, audio, sample_rate: int | None = None) -> Explanation:
+    def explain(self, audio, sample_rate: int | None = None, **options) -> Explanation:
         """What the network listened to: the answer for a recording (at most a minute; a path, or samples at
-        ``sample_rate``) and a relevance map over its time and mel bands, by occlusion (see ``explain``)."""
-        return explain(self, audio, sample_rate)
+        ``sample_rate``) and a relevance map over its time and mel bands (``options``: see ``explain.explain``)."""
+        return explain(self, audio, sample_rate, **options)
 
     def _judge(self, sources, n_jobs: int | None = None, batch_windows: int = BATCH_WINDOWS, cancel: threading.Event | None = None):
         return judge(sources, self.voiced, self.window_outputs, n_jobs, batch_windows, cancel)

@@ -32,6 +32,7 @@ SOURCE_KEY = "source_sha256"  # ONNX metadata: the checkpoint the twin was expor
 ENCODER_KEY = "encoder"  # ONNX metadata of a head: the encoder file beneath it
 ENCODER_WEIGHTS_KEY = "encoder_weights_sha256"  # ... and the SHA-256 of the weights that encoder was exported from
 WEIGHTS_KEY = "weights_sha256"  # the meta of an encoder: the SHA-256 of the weights it was exported from
+REFERENCE_KEY = "reference"  # ONNX metadata of a CNN: its training windows' mean per band, which explanations fade toward
 DEVICES = ("auto", "cpu", "cuda")  # where ONNX Runtime runs a network; auto: cuda if onnxruntime-gpu sees one
 
 
@@ -89,6 +90,7 @@ class OnnxFile:
             raise ModelError(f"{self.path or self.name}: not a model audiogender can run ({str(error).splitlines()[0]})") from None
         self.meta = json.loads(self.metadata.get("meta", "{}"))
         self.source_sha256 = self.metadata.get(SOURCE_KEY)
+        self.reference = np.asarray(json.loads(self.metadata[REFERENCE_KEY]), np.float32) if REFERENCE_KEY in self.metadata else None
         self.input_name = self.session.get_inputs()[0].name
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
 
@@ -107,11 +109,14 @@ class Network(Protocol):
     ``window_outputs`` are what is kept of each window (a row each) until its group
     (a piece of speech, a whole recording) is judged by ``pooled_log_odds``: the
     calibrated log(p(female) / p(male)) of the group. ``meta`` is what the network
-    was trained on; ``describe`` says what it is in one line.
+    was trained on; ``describe`` says what it is in one line. ``reference`` is a
+    typical window's features per band (its training windows' mean), or None where
+    the network does not know it; explanations measure a window against it.
     """
 
     features: FeatureConfig
     meta: dict
+    reference: np.ndarray | None
 
     def window_outputs(self, features: np.ndarray) -> np.ndarray: ...
 
@@ -144,6 +149,7 @@ class Exported:
 
     def __init__(self, file: OnnxFile):
         self.path, self.features, self.meta, self.device, self.source_sha256 = file.path, file.features, file.meta, file.device, file.source_sha256
+        self.reference = file.reference
 
     def describe(self) -> str:
         recipe = self.meta.get("recipe", {}).get("name")

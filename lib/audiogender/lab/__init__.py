@@ -14,7 +14,7 @@ Where things are:
   pitch): ``augment``; sounds that are not a voice, made to order: ``signals``
 * the voice detector (voice against no voice), measured leaving sources out and
   exported into the package: ``detector``
-* what the models listened to over many clips (occlusion beside integrated gradients,
+* what the models listened to over many clips (the product's maps beside LRP,
   band profiles, F0 against p(female)): ``listening``
 * one recipe trained into a run folder: ``train``; calibration: ``calibrate``
 * every way of dividing speakers (splits, search folds, leaky folds, corpora): ``splits``

@@ -11,7 +11,7 @@ leave-sources-out summaries (``book/results/voice``); with ``--leave-out``, meas
 those first, leaving each source out (an hour on two cores), and publish them.
 
 ``listening``: what the shipped models listened to over the calm and excited clips of
-``DIR/baved`` (occlusion for both, integrated gradients beside it for the CNN), and each
+``DIR/baved`` (the product's maps for both, LRP beside them for the CNN), and each
 speaker's median F0 beside the published leave-one-corpus-out p(female); published in
 ``book/results/listening`` for ``05_evaluate`` (minutes on two cores).
 """

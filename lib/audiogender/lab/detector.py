@@ -38,6 +38,7 @@ from .cache import FEATURE_CODE, per_clip_cached
 from .cnn import CnnRecipe
 from .corpora import read_corpora, read_corpus
 from .datasets import example_weights, load_frame_bank
+from .evaluate import EXCITED
 from .networks import export_onnx
 
 SPEECH_FOLDERS = ("audiomnist-az", "librispeech-251", "audiomnist-sample", "samples", "nemo", "baved", "urdu", "telephone-8k", "ukrainian-digits",
@@ -180,7 +181,6 @@ def nested_decisions(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts).loc[table.index]
 
 
-EXCITED_EMOTIONS = ("anger", "angry", "fear", "happiness", "happy", "surprised", "level2")  # the strongest of the acted corpora
 
 
 def rates(decided: pd.DataFrame) -> pd.DataFrame:
@@ -229,4 +229,4 @@ def emotion_rates(decided: pd.DataFrame) -> pd.DataFrame:
     """On the acted corpora, the share of each emotion's clips heard as a voice (all should be)."""
     acted = decided.dropna(subset=["emotion"]) if "emotion" in decided else decided[:0]
     table = acted.groupby(["source", "emotion"])["said"].agg(clips="size", heard="mean").reset_index()
-    return table.assign(strong=table["emotion"].isin(EXCITED_EMOTIONS)).pivot_table(index="emotion", columns="source", values="heard").round(3)
+    return table.assign(strong=table["emotion"].isin(EXCITED)).pivot_table(index="emotion", columns="source", values="heard").round(3)

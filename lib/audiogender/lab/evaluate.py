@@ -101,6 +101,7 @@ def scorecard(predictions: pd.DataFrame, by: str = "source", threshold: float = 
 
 
 EXCITED = ("anger", "angry", "happiness", "happy", "fear", "surprised", "surprise", "level2")  # emotions that lift men's pitch; BAVED's level 2 is its strongest
+CALM = ("neutral", "level0")  # the acted corpora's calmest
 
 
 def emotion_recalls(predictions: pd.DataFrame, by: str = "group") -> pd.DataFrame:

@@ -9,6 +9,7 @@ prediction runs (``audiogender.runtime``); torch is needed only here, in the lab
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ..features import FeatureConfig
 from ..files import atomic_file
 from ..labels import female_log_odds
 from ..predict import shipped_model_path
-from ..runtime import MeanLogOdds
+from ..runtime import REFERENCE_KEY, MeanLogOdds
 from .device import pick_device
 from .head import HEAD_CHECKPOINT, export_head_twin
 from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
@@ -158,14 +159,22 @@ def export_twin(checkpoint: str | os.PathLike) -> Path:
     return twin
 
 
+def feature_mean(network: nn.Module) -> np.ndarray | None:
+    """The training windows' mean of each feature, which the network standardises by; None if it has none."""
+    standardize = getattr(network, "standardize", None)
+    return standardize.mean.detach().cpu().numpy() if isinstance(standardize, Standardize) else None
+
+
 def export_onnx(
     network: nn.Module, features: FeatureConfig, path: str | os.PathLike, source: str | os.PathLike | None = None, meta: dict | None = None,
     extra: dict[str, str] | None = None,
 ) -> None:
     """Write ``network`` as ONNX: (windows, frames, width) features in, calibrated logits out; the batch and frames may vary.
-    ``extra`` is more metadata (the voice detector's head)."""
+    ``extra`` is more metadata (the voice detector's head); the features' training mean goes with it (``runtime.REFERENCE_KEY``)."""
     model = onnx_bytes(network, torch.zeros(2, N_FRAMES, features.n_features), "features", "logits", {0: "windows", 1: "frames"})
-    write_onnx(path, with_metadata(model, describe(features, meta, source, **(extra or {}))))
+    mean = feature_mean(network)
+    reference = {} if mean is None else {REFERENCE_KEY: json.dumps(np.round(mean, 4).tolist())}
+    write_onnx(path, with_metadata(model, describe(features, meta, source, **reference, **(extra or {}))))
 
 
 class TorchNetwork(MeanLogOdds):
@@ -179,6 +188,7 @@ class TorchNetwork(MeanLogOdds):
         self.module = module.to(self.device).eval()
         self.features = features
         self.meta = meta or {}
+        self.reference = feature_mean(module)
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
