@@ -107,3 +107,15 @@ def test_the_command_line_writes_the_map_its_plot_and_its_sound(capsys, tmp_path
     assert main(["explain", str(WOMAN), "--model", "cnn"]) == 0
     out = capsys.readouterr().out
     assert "female" in out and "0-300 Hz" in out and "2500-8000 Hz" in out
+
+
+def test_explaining_stops_once_cancelled(model):
+    """A server's client that goes away must not keep a core busy with its map."""
+    import threading
+
+    from audiogender.scheduler import Cancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        model.explain(WOMAN, cancel=cancel)

@@ -22,6 +22,7 @@ frequency cells that spoke for the answer, so that a listener hears what mattere
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from .audio import FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, SAMPLE_RATE, stream_audio, to_model_rate
 from .features import FeatureConfig, band_centres, mel_filters
 from .labels import NO_VOICE, sigmoid
+from .scheduler import Cancelled
 from .windows import window_starts
 
 EXPLAIN_SECONDS = 60.0  # one block: explaining costs a network call per patch, so longer recordings are cut to the part wanted
@@ -121,11 +123,14 @@ def placed(patches: np.ndarray, firsts: np.ndarray, n_frames: int) -> np.ndarray
     return relevance / np.maximum(covered, 1)
 
 
-def explain(model, audio, sample_rate: int | None = None, step: float = FADE_STEP, to_silence: bool = False) -> Explanation:
+def explain(
+    model, audio, sample_rate: int | None = None, step: float = FADE_STEP, to_silence: bool = False, cancel: threading.Event | None = None
+) -> Explanation:
     """The answer ``model`` (a ``predict.GenderClassifier``) gives a recording, and what in it drove that answer.
 
     ``step``: how far each patch moves (1.0 hides it, which is occlusion); ``to_silence``: move it toward
-    silence, not the network's typical window."""
+    silence, not the network's typical window. Once ``cancel`` is set, the work stops after the window in
+    hand and ``scheduler.Cancelled`` is raised (a server's client went away: its core is freed)."""
     name, waveform = read_waveform(audio, sample_rate)
     config, network = model.features, model.network
     n_frames = waveform.size // HOP_LENGTH + 1  # frames centred every hop, as librosa counts them
@@ -138,6 +143,8 @@ def explain(model, audio, sample_rate: int | None = None, step: float = FADE_STE
     n_windows, window_frames, n_bands = voiced.features.shape
     patches = np.zeros((n_windows, -(-window_frames // PATCH_FRAMES), n_bands // PATCH_BANDS))
     for w, window in enumerate(voiced.features):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("stopped by the caller")
         copies, cut = faded(window, config, None if to_silence else network.reference, step)
         for copy_output, (frames, bands) in zip(model.window_outputs(copies), cut):
             trial = outputs.copy()

@@ -197,7 +197,7 @@ def create_app(
 
         def work(paths, cancel):
             try:
-                explanation = model.explain(paths[0])
+                explanation = model.explain(paths[0], cancel=cancel)
             except AudioError as error:
                 raise HTTPException(413 if isinstance(error, TooLong) else 415, f"{name}: {error.reason.replace(paths[0], name)}") from None
             return {**explanation.to_dict(max_frames=EXPLAIN_COLUMNS), "path": name,
