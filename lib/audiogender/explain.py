@@ -1,7 +1,7 @@
 """What the model listened to: a relevance map over time and mel bands, by fading each patch.
 
 Each patch of each window the network judged (0.1 s by four mel bands) is moved in
-turn a small step (``FADE_STEP``, 5%) of the way to a typical window (the network's
+turn a small step (``FADE_STEP``, 2%) of the way to a typical window (the network's
 ``reference``: its training windows' mean per band; silence where the network does not
 know it) and the recording judged again. How far that moves the recording's log-odds
 away from its answer, divided by the step, is the patch's relevance: positive, the patch
@@ -109,6 +109,11 @@ def first_frames(voiced, config: FeatureConfig) -> np.ndarray:
     return (starts + offset) // HOP_LENGTH
 
 
+def map_frames(n_samples: int) -> int:
+    """How many 10 ms frames a map of a 16 kHz recording has: frames centred every hop, as librosa counts them."""
+    return n_samples // HOP_LENGTH + 1
+
+
 def placed(patches: np.ndarray, firsts: np.ndarray, n_frames: int) -> np.ndarray:
     """A map over the recording (bands x frames) from each window's patch values (windows x time patches x
     band groups): each value spread over its patch's cells, and averaged where windows overlap."""
@@ -133,7 +138,7 @@ def explain(
     hand and ``scheduler.Cancelled`` is raised (a server's client went away: its core is freed)."""
     name, waveform = read_waveform(audio, sample_rate)
     config, network = model.features, model.network
-    n_frames = waveform.size // HOP_LENGTH + 1  # frames centred every hop, as librosa counts them
+    n_frames = map_frames(waveform.size)
     (voiced,) = list(model.voiced([waveform])) if waveform.size else [None]
     if voiced is None or not len(voiced.features):
         return Explanation(name, NO_VOICE, None, band_centres(config.n_mels), np.zeros((config.n_mels, n_frames)), waveform)

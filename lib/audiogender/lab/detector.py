@@ -38,7 +38,6 @@ from .cache import FEATURE_CODE, per_clip_cached
 from .cnn import CnnRecipe
 from .corpora import read_corpora, read_corpus
 from .datasets import example_weights, load_frame_bank
-from .evaluate import EXCITED
 from .networks import export_onnx
 
 SPEECH_FOLDERS = ("audiomnist-az", "librispeech-251", "audiomnist-sample", "samples", "nemo", "baved", "urdu", "telephone-8k", "ukrainian-digits",
@@ -181,8 +180,6 @@ def nested_decisions(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts).loc[table.index]
 
 
-
-
 def rates(decided: pd.DataFrame) -> pd.DataFrame:
     """Per source and category: recordings, and the share answered right (no voice for a sound, a voice for speech)."""
     right = decided.assign(right=decided["said"] == (decided["voice"] == 1))
@@ -229,4 +226,4 @@ def emotion_rates(decided: pd.DataFrame) -> pd.DataFrame:
     """On the acted corpora, the share of each emotion's clips heard as a voice (all should be)."""
     acted = decided.dropna(subset=["emotion"]) if "emotion" in decided else decided[:0]
     table = acted.groupby(["source", "emotion"])["said"].agg(clips="size", heard="mean").reset_index()
-    return table.assign(strong=table["emotion"].isin(EXCITED)).pivot_table(index="emotion", columns="source", values="heard").round(3)
+    return table.pivot_table(index="emotion", columns="source", values="heard").round(3)

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..audio import HOP_LENGTH
-from ..explain import FREQUENCY_RANGES, PATCH_BANDS, PATCH_FRAMES, first_frames, placed
+from ..explain import FREQUENCY_RANGES, PATCH_BANDS, PATCH_FRAMES, first_frames, map_frames, placed
 from ..features import band_centres
 from .baselines import file_median_f0
 from .evaluate import CALM, EXCITED
@@ -41,8 +40,8 @@ CLIPS_PER_SPEAKER = 3  # clips whose median F0 stands for a speaker's
 
 def integrated_gradients(module: torch.nn.Module, windows: np.ndarray, sign: float, steps: int = IG_STEPS, baseline=None) -> np.ndarray:
     """Relevance of every cell of ``windows`` (n, frames, bands) to ``sign`` times the mean log-odds of female,
-    from ``baseline`` (broadcast to the windows; by default silence: each window at its quietest value, as
-    occlusion hides a patch) to the windows themselves."""
+    from ``baseline`` (broadcast to the windows; by default silence: each window at its quietest value, the
+    floor ``explain`` fades toward with ``to_silence``) to the windows themselves."""
     x = torch.as_tensor(windows, dtype=torch.float32)
     if baseline is None:
         baseline = x.amin(dim=(1, 2), keepdim=True).expand_as(x)
@@ -115,7 +114,7 @@ def on_map_grid(relevance: np.ndarray, voiced, config, n_samples: int) -> np.nda
     n_windows, n_frames, n_bands = relevance.shape
     padded = np.pad(relevance, ((0, 0), (0, -n_frames % PATCH_FRAMES), (0, 0)))
     patches = padded.reshape(n_windows, -1, PATCH_FRAMES, n_bands // PATCH_BANDS, PATCH_BANDS).sum(axis=(2, 4))
-    return placed(patches, first_frames(voiced, config), n_samples // HOP_LENGTH + 1)
+    return placed(patches, first_frames(voiced, config), map_frames(n_samples))
 
 
 def lrp_map(module: nn.Module, model, audio: np.ndarray, sign: float) -> np.ndarray:
