@@ -3,7 +3,7 @@ import pytest
 
 from audiogender import load_audio
 from audiogender.settings import Settings
-from audiogender.vad import CHUNK, regions_from_probabilities, speech_probabilities, speech_regions
+from audiogender.vad import CHUNK, CLIP_LEAD_SECONDS, regions_from_probabilities, short_clip_probabilities, speech_probabilities, speech_regions
 from audiogender.windows import level_for_detection
 from helpers import SAMPLES, harmonic_tone
 
@@ -25,6 +25,14 @@ def test_probabilities_are_silero_streaming_models(speech):
     probs = speech_probabilities(speech)
     assert probs.shape == expected.shape == (-(-speech.size // CHUNK),)
     np.testing.assert_allclose(probs, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("seconds", [0.03, 0.7, 2.3])
+def test_a_short_clip_is_heard_as_after_silence(seconds, speech):
+    clip = speech[16_000 : 16_000 + int(seconds * 16_000)]
+    lead = int(CLIP_LEAD_SECONDS * 16_000) // CHUNK * CHUNK
+    heard = speech_probabilities(np.pad(clip, (lead, 16_000)))  # the silence heard again, and a second after, which changes nothing
+    np.testing.assert_allclose(short_clip_probabilities(clip), heard[lead // CHUNK : lead // CHUNK + -(-clip.size // CHUNK)], atol=1e-6)
 
 
 @pytest.mark.parametrize("case", range(5))

@@ -29,7 +29,7 @@ SPEECH_PAD_SECONDS = 0.03  # each stretch is widened by this much on both sides
 # A short recording may be trimmed tight to the word (spoken digits, phone prompts), where Silero, which needs
 # context before speech, finds none: where the learned decision (audiogender.voice) asks Silero, it hears it with silence around it
 SHORT_CLIP_SECONDS = 5.0  # a whole recording no longer than this is a short clip
-CLIP_PAD_SECONDS = (0.5, 0.1)  # the silence put before and after a short clip (more after found no more speech)
+CLIP_LEAD_SECONDS = 0.5  # the silence a short clip is heard after
 SHORT_MIN_SPEECH_SECONDS = 0.06  # the least speech a short clip is judged on (two chunks)
 
 
@@ -57,15 +57,30 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     The same numbers as Silero's streaming model (chunk after chunk, state carried),
     but up to 512 chunks per call, so the loop runs inside ONNX Runtime.
     """
+    return _run(audio, *_start_state())[0]
+
+
+def _start_state() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(STATE_SHAPE, dtype=np.float32), np.zeros(STATE_SHAPE, dtype=np.float32)
+
+
+def _run(audio: np.ndarray, hidden: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the probability of each chunk, the LSTM's state after the last) of a waveform heard from state ``hidden, cell``."""
     rows = chunk_rows(np.asarray(audio, dtype=np.float32))
     session = _session()
-    hidden = cell = np.zeros(STATE_SHAPE, dtype=np.float32)
     probs = []
     for start in range(0, len(rows), MAX_CHUNKS):
         block = np.ascontiguousarray(rows[start : start + MAX_CHUNKS])
         p, hidden, cell = session.run(["speech_probs", "hn", "cn"], {"input": block, "h": hidden, "c": cell})
         probs.append(p.reshape(-1))
-    return np.concatenate(probs)
+    return np.concatenate(probs), hidden, cell
+
+
+@lru_cache(maxsize=None)
+def _after_silence(samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Silero's state after hearing ``samples`` (whole chunks) of silence from the start: the same for every clip, so heard once."""
+    _, hidden, cell = _run(np.zeros(samples, np.float32), *_start_state())
+    return hidden, cell
 
 
 def regions_from_probabilities(probs: np.ndarray, n_samples: int, threshold: float, min_speech_seconds: float) -> list[tuple[int, int]]:
@@ -131,8 +146,8 @@ def short_clip_min_speech(min_speech_seconds: float) -> float:
 
 
 def short_clip_probabilities(audio: np.ndarray) -> np.ndarray:
-    """:func:`speech_probabilities` of a whole short recording heard with ``CLIP_PAD_SECONDS`` of silence before and after it,
-    for its chunks only: Silero, which needs context before speech, hears a word cut tight to its edges that way."""
-    before, after = (int(seconds * SAMPLE_RATE) // CHUNK * CHUNK for seconds in CLIP_PAD_SECONDS)  # whole chunks: edges stay put
-    probs = speech_probabilities(np.pad(np.asarray(audio, dtype=np.float32), (before, after)))
-    return probs[before // CHUNK : before // CHUNK + -(-audio.size // CHUNK)]
+    """:func:`speech_probabilities` of a whole short recording heard after ``CLIP_LEAD_SECONDS`` of silence, for its chunks:
+    Silero, which needs context before speech, hears a word cut tight to its edges that way. Silero is causal, so the
+    silence is heard once, and what follows a clip would change none of its chunks."""
+    lead = int(CLIP_LEAD_SECONDS * SAMPLE_RATE) // CHUNK * CHUNK  # whole chunks: the clip's own chunks stay where they were
+    return _run(audio, *_after_silence(lead))[0]
