@@ -10,6 +10,7 @@ from audiogender.audio import (
     load_audio,
     loud_level,
     normalize_level,
+    quantile,
     remove_dc,
     stream_audio,
 )
@@ -166,3 +167,10 @@ def test_bad_files_say_so_plainly_and_leave_stderr_clean(tmp_path):
     rows = {line.split(",")[0].rsplit("/", 1)[-1]: line for line in result.stdout.splitlines()[1:]}
     assert "not a readable audio file" in rows["random.mp3"] and "File does not exist" not in rows["random.mp3"]
     assert rows["huge.wav"].split(",")[-1] == ""  # read and judged, no error
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 98, 1001])
+def test_quantile_is_numpys(size):
+    values = np.random.default_rng(size).standard_normal(size) * 10
+    for q in (0.0, 0.25, 0.75, 0.95, 1.0):
+        assert quantile(values, q) == pytest.approx(float(np.quantile(values, q)), rel=1e-12, abs=1e-12)

@@ -9,7 +9,8 @@ from audiogender.lab.signals import signals
 from audiogender.labels import NO_VOICE
 from audiogender.vad import CHUNK, speech_probabilities
 from audiogender.voice import VoiceHead, active_span, shipped_detector
-from audiogender.windows import level_for_detection
+from audiogender.audio import frame_rms, loud_level
+from audiogender.windows import _piece_level, level_for_detection
 from helpers import SAMPLES, harmonic_tone
 
 
@@ -24,6 +25,15 @@ def test_the_sounding_part_of_a_clip_is_found_and_silence_has_none():
     start, end = active_span(clip)
     assert 8_000 - 1_500 < start <= 8_000 and 8_000 + word.size <= end < 8_000 + word.size + 1_500  # widened a little, never cut
     assert active_span(np.zeros(16_000, np.float32)) == (0, 0)
+
+
+def test_a_pieces_level_from_the_whole_clips_frames_is_its_own():
+    clip = level_for_detection(load_audio(SAMPLES / "3436-172162-0000.ogg"))[0][:80_000]
+    rms = frame_rms(clip)
+    start, end = active_span(clip, rms=rms)
+    for a, b in ((start, end), (1_600, 30_001), (0, clip.size), (3_200, 3_600)):
+        assert _piece_level(rms, a, b) == pytest.approx(loud_level(clip[a:b]), rel=1e-9)
+    assert _piece_level(rms, 1_601, 30_000) is None and _piece_level(rms, 1_600, 1_900) is None  # frames that are not the whole's
 
 
 @pytest.mark.parametrize("seconds", [0.3, 1.0, 4.0])

@@ -265,12 +265,26 @@ def frame_rms(audio: np.ndarray, frame_length: int = N_FFT, hop_length: int = HO
 
 
 def loud_level(audio: np.ndarray) -> float:
-    """Level of the loud part of a recording: the 95th percentile of its frame RMS.
+    """Level of the loud part of a recording: the 95th percentile of its frame RMS (:func:`level_of_frames`).
 
     A percentile rather than the peak, so one click does not set the level, and
     rather than the mean, so long pauses do not.
     """
-    return float(np.percentile(frame_rms(audio), 95))
+    return level_of_frames(frame_rms(audio))
+
+
+def level_of_frames(rms: np.ndarray) -> float:
+    """The loud level from frame levels (``frame_rms``): their 95th percentile."""
+    return quantile(rms, 0.95)
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` (its linear interpolation), by partition: on a short clip's few values ``np.quantile`` costs more than computing them."""
+    position = q * (values.size - 1)
+    low = int(position)
+    high = min(low + 1, values.size - 1)
+    a, b = np.partition(values, (low, high))[[low, high]]
+    return float(a + (b - a) * (position - low))
 
 
 def normalize_level(

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE, SILENCE_RMS, frame_rms, loud_level
+from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE, SILENCE_RMS, frame_rms, level_of_frames, quantile
 from .labels import female_log_odds
 from .runtime import OnnxFile
 from .shipped import VOICE_FILE, asset_path
@@ -35,20 +35,21 @@ ACTIVE_PAD_SECONDS = 0.05  # kept either side of the sounding part
 HEAD_KEY = "voice_head"  # ONNX metadata of the detector: its head, as JSON
 
 
-def active_span(audio: np.ndarray, floor_db: float = ACTIVE_DB, pad_seconds: float = ACTIVE_PAD_SECONDS) -> tuple[int, int]:
+def active_span(audio: np.ndarray, floor_db: float = ACTIVE_DB, pad_seconds: float = ACTIVE_PAD_SECONDS, rms: np.ndarray | None = None) -> tuple[int, int]:
     """(start, end) samples of the part of a 16 kHz waveform that sounds: from its first frame within ``floor_db`` of
-    its loud level to its last, widened by ``pad_seconds``; (0, 0) for silence."""
-    level = loud_level(audio)
+    its loud level to its last, widened by ``pad_seconds``; (0, 0) for silence. ``rms``: its ``frame_rms``, if measured."""
+    rms = frame_rms(audio) if rms is None else rms
+    level = level_of_frames(rms)
     if level < SILENCE_RMS:
         return 0, 0
-    loud = np.flatnonzero(frame_rms(audio) >= level * 10 ** (-floor_db / 20))
+    loud = np.flatnonzero(rms >= level * 10 ** (-floor_db / 20))
     pad = int(pad_seconds * SAMPLE_RATE)
     return max(0, int(loud[0]) * HOP_LENGTH - pad), min(audio.size, int(loud[-1]) * HOP_LENGTH + N_FFT + pad)
 
 
 def window_summary(log_odds: np.ndarray) -> list[float]:
     """What the head reads of a sound's windows: the mean, the highest and the upper quartile of their voice log-odds."""
-    return [float(np.mean(log_odds)), float(np.max(log_odds)), float(np.quantile(log_odds, 0.75))]
+    return [float(np.mean(log_odds)), float(np.max(log_odds)), quantile(log_odds, 0.75)]
 
 
 def silero_summary(probabilities: np.ndarray, threshold: float) -> list[float]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, loud_level, normalize_level, remove_dc
+from .audio import HOP_LENGTH, N_FFT, N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, frame_rms, level_of_frames, loud_level, normalize_level, remove_dc
 from .features import FeatureConfig, compute_features
 from .settings import Settings
 from .vad import CHUNK, SHORT_CLIP_SECONDS, regions_from_probabilities, short_clip_min_speech, short_clip_probabilities, speech_probabilities
@@ -137,20 +137,29 @@ def voiced_block(
                        np.concatenate(features) if features else empty, [len(f) for f in features])  # fmt: skip
 
 
-def _heard(audio: np.ndarray, start: int, end: int, detector: VoiceDetector) -> tuple[np.ndarray, np.ndarray]:
-    """(a piece at a normal level, the features of the windows the voice detector judges)."""
-    piece = normalize_level(audio[start:end])
+def _heard(audio: np.ndarray, start: int, end: int, detector: VoiceDetector, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(a piece at a normal level, the features of the windows the voice detector judges); ``level``: the piece's, if measured."""
+    piece = normalize_level(audio[start:end], level=level)
     return piece, piece_features(piece, detector.features)
 
 
 def _short_clip(audio: np.ndarray, has_signal: bool, settings: Settings, detector: VoiceDetector, min_speech: float) -> list:
     """The one piece of a short clip, its sounding part, if the detector hears a voice there (asking Silero only when unsure)."""
-    start, end = active_span(audio) if has_signal else (0, 0)
+    rms = frame_rms(audio) if has_signal else None
+    start, end = active_span(audio, rms=rms) if has_signal else (0, 0)
     if end - start < min_speech * SAMPLE_RATE:
         return []
-    piece, found = _heard(audio, start, end, detector)
+    piece, found = _heard(audio, start, end, detector, _piece_level(rms, start, end))
     voiced, _ = detector.decide(detector.log_odds(found), lambda: silero_summary(short_clip_probabilities(audio), settings.vad_threshold))
     return [(start, end, piece, found)] if voiced else []
+
+
+def _piece_level(rms: np.ndarray, start: int, end: int) -> float | None:
+    """The loud level of ``audio[start:end]`` from the whole's frame levels, where its frames are some of the whole's; else None."""
+    if start % HOP_LENGTH or end - start < N_FFT:
+        return None
+    first = start // HOP_LENGTH
+    return level_of_frames(rms[first : first + 1 + (end - start - N_FFT) // HOP_LENGTH])
 
 
 def _judged_part(regions: list[tuple[int, int]], size: int) -> tuple[int, list[tuple[int, int]]]:
