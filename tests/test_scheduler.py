@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from audiogender.audio import AudioError, AudioStream
-from audiogender.scheduler import Source, judge
+from audiogender.scheduler import Source, judge, one_blas_thread
 from audiogender.windows import VoicedBlock
 
 
@@ -142,3 +142,28 @@ def test_a_files_warnings_reach_its_tally_and_a_cancelled_judging_stops():
     with pytest.raises(Cancelled):
         list(answers)
     assert time.monotonic() - started < 1.0
+
+
+def test_blas_runs_on_one_thread_while_any_judge_runs_and_as_before_after():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    before = blas_threads()
+    with threadpoolctl.threadpool_limits(2, "blas"):  # a pool that can be lowered, even on one core
+        seen = []
+
+        def outputs(features):
+            seen.append(blas_threads())
+            return features[:, 0, :1]
+
+        first = judge([_source("a"), _source("b")], _prepare, outputs, n_jobs=1)
+        next(first)
+        with one_blas_thread():  # a second judge, ending before the first
+            pass
+        assert blas_threads() <= {1}
+        list(first)
+        assert seen and all(threads <= {1} for threads in seen)
+        assert blas_threads() == ({2} if before else set())  # the first judge's end restores the limit it found
+    assert blas_threads() == before

@@ -5,11 +5,11 @@ import pytest
 
 import audiogender
 from audiogender import load_audio
+from audiogender.audio import frame_rms, loud_level
 from audiogender.lab.signals import signals
 from audiogender.labels import NO_VOICE
 from audiogender.vad import CHUNK, speech_probabilities
 from audiogender.voice import VoiceHead, active_span, shipped_detector
-from audiogender.audio import frame_rms, loud_level
 from audiogender.windows import _piece_level, level_for_detection
 from helpers import SAMPLES, harmonic_tone
 
