@@ -10,6 +10,8 @@ were, and cut into the windows the network's features say (the CNN's: 1 s every
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -92,6 +94,39 @@ def split_long(regions: list[tuple[int, int]], longest: int = int(PIECE_SECONDS 
     return pieces
 
 
+@dataclass
+class HeardBlock:
+    """A block after Silero, before the voice detector: what the next block depends on, so it can be found one block ahead.
+
+    ``audio`` is the block without DC at a normal level; ``probs`` Silero's per chunk and ``regions`` its stretches
+    within the ``judged`` samples (None for a short clip, which Silero hears only if the detector is unsure).
+    """
+
+    audio: np.ndarray
+    has_signal: bool
+    judged: int
+    final: bool
+    probs: np.ndarray | None = None
+    regions: list[tuple[int, int]] | None = None
+
+    @property
+    def short_clip(self) -> bool:
+        return self.regions is None
+
+
+def hear_block(block: np.ndarray, settings: Settings = Settings(), final: bool = True, whole: bool = False) -> HeardBlock:
+    """The first half of :func:`voiced_block`: the block levelled and, unless it is a whole short clip, Silero's stretches."""
+    audio, has_signal = level_for_detection(block)
+    if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
+        return HeardBlock(audio, has_signal, block.size, final)
+    probs = speech_probabilities(audio) if has_signal else np.zeros(0)
+    regions = regions_from_probabilities(probs, audio.size, settings.vad_threshold, settings.min_speech_seconds) if has_signal else []
+    judged = block.size
+    if not final:
+        judged, regions = _judged_part(regions, block.size)
+    return HeardBlock(audio, has_signal, judged, final, probs, regions)
+
+
 def voiced_block(
     block: np.ndarray,
     config: FeatureConfig,
@@ -113,19 +148,19 @@ def voiced_block(
     ``samples`` are those judged; the rest goes before the next block
     (:func:`voiced_blocks`), so stretches do not depend on where a file's blocks were cut.
     """
+    return voiced_from(hear_block(block, settings, final, whole), config, settings, detector)
+
+
+def voiced_from(heard: HeardBlock, config: FeatureConfig, settings: Settings = Settings(), detector: VoiceDetector | None = None) -> VoicedBlock:
+    """The second half of :func:`voiced_block`: the pieces the detector hears a voice in, and their windows' features."""
     detector = detector or shipped_detector()
-    audio, has_signal = level_for_detection(block)
-    judged = block.size
-    if whole and block.size <= SHORT_CLIP_SECONDS * SAMPLE_RATE:
+    audio = heard.audio
+    if heard.short_clip:
         min_speech = short_clip_min_speech(settings.min_speech_seconds)
-        candidates = _short_clip(audio, has_signal, settings, detector, min_speech)
+        candidates = _short_clip(audio, heard.has_signal, settings, detector, min_speech)
     else:
-        min_speech = settings.min_speech_seconds
-        probs = speech_probabilities(audio) if has_signal else np.zeros(0)
-        regions = regions_from_probabilities(probs, audio.size, settings.vad_threshold, min_speech) if has_signal else []
-        if not final:
-            judged, regions = _judged_part(regions, block.size)
-        candidates = [(s, e, *_heard(audio, s, e, detector)) for s, e in split_long(regions)]
+        min_speech, probs = settings.min_speech_seconds, heard.probs
+        candidates = [(s, e, *_heard(audio, s, e, detector)) for s, e in split_long(heard.regions)]
         candidates = [(s, e, piece, found) for s, e, piece, found in candidates
                       if detector.decide_with(detector.log_odds(found), silero_summary(probs[s // CHUNK : -(-e // CHUNK)], settings.vad_threshold))]  # fmt: skip
     speech = sum(e - s for s, e, _, _ in candidates) / SAMPLE_RATE
@@ -133,7 +168,7 @@ def voiced_block(
         candidates = []
     features = [found if config == detector.features else piece_features(piece, config) for _, _, piece, found in candidates]
     empty = np.zeros((0, config.n_frames, config.n_features), np.float32)
-    return VoicedBlock(judged, speech if candidates else 0.0, [(s, e) for s, e, _, _ in candidates],
+    return VoicedBlock(heard.judged, speech if candidates else 0.0, [(s, e) for s, e, _, _ in candidates],
                        np.concatenate(features) if features else empty, [len(f) for f in features])  # fmt: skip
 
 
@@ -177,15 +212,76 @@ def voiced_blocks(
     settings: Settings = Settings(),
     detector: VoiceDetector | None = None,
 ) -> Iterator[VoicedBlock]:
-    """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next."""
+    """:func:`voiced_block` of a recording's consecutive blocks, each block's unjudged end put before the next.
+
+    In a recording of more than one block, Silero hears the next block in a second
+    thread while the detector and the features take this one: each half costs about as
+    much, and a long file has one reader.
+    """
+    heard = _heard_blocks(blocks, settings)
+    first = next(heard, None)
+    if first is None:
+        return
+    yield voiced_from(first, config, settings, detector)
+    if not first.final:
+        for block in one_ahead(heard):
+            yield voiced_from(block, config, settings, detector)
+
+
+def _heard_blocks(blocks: Iterable[np.ndarray], settings: Settings) -> Iterator[HeardBlock]:
+    """:func:`hear_block` of each block, what it leaves unjudged put before the next."""
     held = np.zeros(0, np.float32)
     blocks = iter(blocks)
     block, first = next(blocks, None), True
     while block is not None:
         following = next(blocks, None)
         audio = np.concatenate([held, block]) if held.size else block
-        voiced = voiced_block(audio, config, settings, final=following is None, whole=first and following is None, detector=detector)
+        heard = hear_block(audio, settings, final=following is None, whole=first and following is None)
         first = False
-        held = audio[voiced.samples :]
-        yield voiced
+        held = audio[heard.judged :]
+        yield heard
         block = following
+
+
+def one_ahead(items: Iterator, poll_seconds: float = 0.1) -> Iterator:
+    """``items``, each next one made in a background thread while the caller works on the last.
+
+    An error raised making one is raised here; once the caller stops (or this is
+    closed), the thread finishes the item in hand and makes no more, and the close
+    waits for it, so nothing still reads what the caller then closes.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def offer(message) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(message, timeout=poll_seconds)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((done, None))
+        except BaseException as error:  # raised where the items are wanted
+            offer((None, error))
+
+    worker = threading.Thread(target=make, name="audiogender-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
