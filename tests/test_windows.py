@@ -59,3 +59,23 @@ def test_blocks_heard_ahead_in_a_thread_are_those_heard_in_turn():
         assert (a.samples, a.speech_seconds, a.pieces, a.counts) == (b.samples, b.speech_seconds, b.pieces, b.counts)
         assert np.array_equal(a.features, b.features)
     assert sum(len(block.pieces) for block in ahead) > 0
+
+
+def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(monkeypatch):
+    import audiogender.voice as voice
+
+    class Counted(voice.VoiceDetector):
+        asked = 0
+
+        def log_odds(self, features):
+            Counted.asked += 1
+            return super().log_odds(features)
+
+    detector = Counted(voice.shipped_detector().file)
+    model = audiogender.load_model(kind="cnn", device="cpu")
+    speech = audiogender.load_audio(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of clear speech: a long recording
+    sure = next(voiced_blocks([speech], model.features, model.settings, detector))
+    assert sure.pieces and Counted.asked == 0
+    monkeypatch.setattr(voice, "SILERO_SURE_MAX", 1.01)  # Silero is never sure: every piece is the detector's to judge
+    asked = next(voiced_blocks([speech], model.features, model.settings, detector))
+    assert Counted.asked == len(asked.pieces) and asked.pieces == sure.pieces and np.allclose(asked.features, sure.features)

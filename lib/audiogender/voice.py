@@ -14,7 +14,8 @@ chunks above its threshold).
   The CNN decides alone where its head is sure; Silero is run only for the rest.
   ``speech_seconds`` is then the length of the sounding part, if it is a voice.
 * A long recording's stretches are found by Silero (``vad``), and the head, given
-  both, judges each piece: a dog barking in an interview is dropped, not called a man.
+  both, judges each piece Silero is unsure of (:func:`silero_is_sure`): a dog barking
+  in an interview is dropped, not called a man.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from .shipped import VOICE_FILE, asset_path
 ACTIVE_DB = 30.0  # a frame this far below the recording's loud level, or further, is silence around the sound
 ACTIVE_PAD_SECONDS = 0.05  # kept either side of the sounding part
 HEAD_KEY = "voice_head"  # ONNX metadata of the detector: its head, as JSON
+# A long recording's stretch that Silero hears this surely (its highest probability, its share of chunks) is a voice
+# without asking the detector: the head kept every such stretch and recording it was measured on
+SILERO_SURE_MAX, SILERO_SURE_SHARE = 0.9, 0.6
 
 
 def active_span(audio: np.ndarray, floor_db: float = ACTIVE_DB, pad_seconds: float = ACTIVE_PAD_SECONDS, rms: np.ndarray | None = None) -> tuple[int, int]:
@@ -55,6 +59,11 @@ def window_summary(log_odds: np.ndarray) -> list[float]:
 def silero_summary(probabilities: np.ndarray, threshold: float) -> list[float]:
     """What the head reads of Silero: its highest speech probability over the sound, and the share of chunks above ``threshold``."""
     return [float(np.max(probabilities, initial=0.0)), float(np.mean(probabilities >= threshold)) if probabilities.size else 0.0]
+
+
+def silero_is_sure(silero: list[float]) -> bool:
+    """Whether Silero's summary (:func:`silero_summary`) of a long recording's stretch settles it as a voice."""
+    return silero[0] >= SILERO_SURE_MAX and silero[1] >= SILERO_SURE_SHARE
 
 
 @dataclass(frozen=True)

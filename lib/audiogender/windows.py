@@ -21,7 +21,7 @@ from .audio import HOP_LENGTH, N_FFT, N_SAMPLES, SAMPLE_RATE, SILENCE_RMS, frame
 from .features import FeatureConfig, compute_features
 from .settings import Settings
 from .vad import CHUNK, SHORT_CLIP_SECONDS, regions_from_probabilities, short_clip_min_speech, short_clip_probabilities, speech_probabilities
-from .voice import VoiceDetector, active_span, shipped_detector, silero_summary
+from .voice import VoiceDetector, active_span, shipped_detector, silero_is_sure, silero_summary
 
 PIECE_SECONDS = 5.0  # longer voiced stretches are judged in pieces, so a change of speaker shows
 STILL_SPEAKING_SECONDS = 0.3  # a stretch ending this close to a block's end may go on in the next block
@@ -140,7 +140,7 @@ def voiced_block(
     A ``whole`` recording no longer than ``SHORT_CLIP_SECONDS`` is a short clip: its
     sounding part is one piece, if the ``detector`` (default: the shipped one) hears a
     voice in it. Otherwise Silero finds the stretches, cut into pieces of at most 5 s,
-    and the detector keeps those that hold a voice. With less than
+    and of those Silero is unsure of, the detector keeps those that hold a voice. With less than
     ``settings.min_speech_seconds`` of voice there are no pieces. Unless the block is
     ``final`` (the recording's last), the audio that the next block may continue is not
     judged here: from the start of a stretch of speech still going at the block's end,
@@ -159,14 +159,19 @@ def voiced_from(heard: HeardBlock, config: FeatureConfig, settings: Settings = S
         min_speech = short_clip_min_speech(settings.min_speech_seconds)
         candidates = _short_clip(audio, heard.has_signal, settings, detector, min_speech)
     else:
-        min_speech, probs = settings.min_speech_seconds, heard.probs
-        candidates = [(s, e, *_heard(audio, s, e, detector)) for s, e in split_long(heard.regions)]
-        candidates = [(s, e, piece, found) for s, e, piece, found in candidates
-                      if detector.decide_with(detector.log_odds(found), silero_summary(probs[s // CHUNK : -(-e // CHUNK)], settings.vad_threshold))]  # fmt: skip
+        min_speech, candidates = settings.min_speech_seconds, []
+        for start, end in split_long(heard.regions):
+            silero = silero_summary(heard.probs[start // CHUNK : -(-end // CHUNK)], settings.vad_threshold)
+            if silero_is_sure(silero):
+                candidates.append((start, end, normalize_level(audio[start:end]), None))
+                continue
+            piece, found = _heard(audio, start, end, detector)
+            if detector.decide_with(detector.log_odds(found), silero):
+                candidates.append((start, end, piece, found))
     speech = sum(e - s for s, e, _, _ in candidates) / SAMPLE_RATE
     if speech < min_speech:
         candidates = []
-    features = [found if config == detector.features else piece_features(piece, config) for _, _, piece, found in candidates]
+    features = [found if found is not None and config == detector.features else piece_features(piece, config) for _, _, piece, found in candidates]
     empty = np.zeros((0, config.n_frames, config.n_features), np.float32)
     return VoicedBlock(heard.judged, speech if candidates else 0.0, [(s, e) for s, e, _, _ in candidates],
                        np.concatenate(features) if features else empty, [len(f) for f in features])  # fmt: skip
