@@ -21,20 +21,6 @@ def test_the_shipped_models_are_onnx_files_that_describe_themselves():
     assert isinstance(network, Network) and isinstance(default, Network)  # both meet the protocol prediction needs
 
 
-def test_many_windows_are_embedded_in_batches_as_each_alone():
-    import numpy as np
-
-    from audiogender.runtime import EMBED_BATCH
-
-    encoder = audiogender.load_model(kind="encoder").network.encoder
-    rng = np.random.default_rng(0)
-    windows = rng.normal(size=(EMBED_BATCH + 5, encoder.features.n_frames, encoder.features.n_features)).astype(np.float32) ** 2
-    together = encoder.embed(windows)
-    assert together.shape == (len(windows), 256)
-    for i in (0, EMBED_BATCH - 1, EMBED_BATCH, len(windows) - 1):  # both sides of a batch's edge
-        assert np.allclose(together[i], encoder.embed(windows[i : i + 1])[0], atol=1e-5)
-
-
 def test_a_model_is_named_by_its_onnx_file_its_checkpoint_or_its_run_folder(tmp_path):
     import shutil
 

@@ -79,3 +79,20 @@ def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(monkeyp
     monkeypatch.setattr(voice, "SILERO_SURE_MAX", 1.01)  # Silero is never sure: every piece is the detector's to judge
     asked = next(voiced_blocks([speech], model.features, model.settings, detector))
     assert Counted.asked == len(asked.pieces) and asked.pieces == sure.pieces and np.allclose(asked.features, sure.features)
+
+
+def test_the_network_is_never_given_more_than_a_batch_of_windows_at_once(monkeypatch):
+    from audiogender.scheduler import BATCH_WINDOWS
+
+    model = audiogender.load_model(kind="cnn", device="cpu")
+    real, sizes = model.network.window_outputs, []
+
+    def counted(features):
+        sizes.append(len(features))
+        return real(features)
+
+    many = np.zeros((2 * BATCH_WINDOWS + 3, model.features.n_frames, model.features.n_features), np.float32)
+    whole = real(many)
+    monkeypatch.setattr(model.network, "window_outputs", counted)
+    assert np.allclose(model.window_outputs(many), whole, atol=1e-5)
+    assert sizes == [BATCH_WINDOWS, BATCH_WINDOWS, 3]

@@ -171,9 +171,6 @@ class CnnNetwork(Exported, MeanLogOdds):
         return f"CnnNetwork({self.file.name!r})"
 
 
-EMBED_BATCH = 64  # GE2E costs as much a window from 16 windows a call on, but its LSTM's memory grows with them (256: 300 MB more)
-
-
 class SpeakerEncoder:
     """A frozen speaker encoder (GE2E, ``assets/ge2e.onnx``): each 1.6 s window of mel power in,
     a 256-dimensional voice embedding of unit length out."""
@@ -184,10 +181,8 @@ class SpeakerEncoder:
         self.weights_sha256 = file.meta.get(WEIGHTS_KEY)
 
     def embed(self, features: np.ndarray) -> np.ndarray:
-        """Unit-length embeddings of a batch of windows' features (run ``EMBED_BATCH`` windows at a time)."""
-        if len(features) <= EMBED_BATCH:
-            return self.file.run(features)
-        return np.concatenate([self.file.run(features[start : start + EMBED_BATCH]) for start in range(0, len(features), EMBED_BATCH)])
+        """Unit-length embeddings of a batch of windows' features."""
+        return self.file.run(features)
 
     def __repr__(self) -> str:
         return f"SpeakerEncoder({self.file.name!r})"

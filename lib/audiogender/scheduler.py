@@ -26,7 +26,7 @@ import numpy as np
 from .audio import AudioError, AudioStream
 from .windows import VoicedBlock
 
-BATCH_WINDOWS = 256  # windows the network judges in one call, at most
+BATCH_WINDOWS = 64  # windows the network judges in one call, at most: both cost as much a window from 16 on, and memory grows with more
 QUEUED_BLOCKS_PER_READER = 4  # prepared blocks waiting for the network, per reader, before readers wait
 SOURCES_AHEAD_PER_READER = 16  # sources a reader may run ahead of the oldest unanswered one
 # a batch of fewer windows waits this long for the next block before it is judged (GE2E costs 4x as much a window
