@@ -12,7 +12,10 @@ Measures, on this machine, in one run, for each shipped model:
 2. the real-time factor and peak memory of classifying and segmenting one long
    recording built by concatenating real clips with pauses (in a child process, so
    its peak memory is its own);
-3. the wall time of ``audiogender predict`` on one short file from a cold start.
+3. the wall time of ``audiogender predict`` on one short file from a cold start;
+4. where a 1-s clip's time goes: each step ``predict_files`` runs, taken apart and timed
+   on one thread (decoding, resampling at each of soxr's qualities, levels, features,
+   the voice detector, Silero, the networks).
 """
 
 from __future__ import annotations
@@ -116,10 +119,19 @@ def library(paths: list[Path], kind: str) -> float:
     return time.perf_counter() - started
 
 
-def long_recording(path: str, kind: str) -> None:
-    """Child process: classify and segment one long file, print seconds and peak memory as JSON."""
+def peak_memory_mb() -> float:
+    """This process's own peak resident memory. Linux's ``ru_maxrss`` also counts what the parent held when it
+    forked (exec keeps the high-water mark), so a child started by this benchmark would report the benchmark's."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        return next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:")) / 1024
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def long_recording(path: str, kind: str) -> None:
+    """Child process: classify and segment one long file, print seconds and peak memory as JSON."""
     from audiogender import load_model
 
     model = load_model(kind=kind, device="cpu")
@@ -129,8 +141,51 @@ def long_recording(path: str, kind: str) -> None:
     timeline = model.segment(path)  # the timeline and the whole recording's answer, in one pass
     segmented = time.perf_counter() - started - predicted
     assert timeline.prediction == prediction
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     print(json.dumps({"predict_s": predicted, "segment_s": segmented, "peak_mb": peak_mb, "label": prediction.label, "segments": len(timeline.segments)}))
+
+
+def stages(paths: list[Path]) -> None:
+    """Milliseconds a 1-s clip spends in each step of ``predict_files``, on one thread."""
+    from audiogender import load_model
+    from audiogender.audio import check_rate
+    from audiogender.vad import short_clip_probabilities
+    from audiogender.voice import active_span, shipped_detector
+    from audiogender.windows import level_for_detection, piece_features
+
+    detector, cnn, encoder = shipped_detector(), load_model(kind="cnn", device="cpu"), load_model(kind="encoder", device="cpu")
+    spent: dict[str, float] = {}
+
+    def timed(step, work):
+        started = time.perf_counter()
+        result = work()
+        spent[step] = spent.get(step, 0.0) + time.perf_counter() - started
+        return result
+
+    def judge(path) -> np.ndarray:
+        data, rate = timed("decode (libsndfile)", lambda: sf.read(path, dtype="float32"))
+        resampled = {quality: timed(f"resample {rate // 1000} -> 16 kHz, soxr {quality}", lambda: soxr.resample(data, check_rate(rate), 16_000, quality=quality))
+                     for quality in ("QQ", "LQ", "MQ", "HQ", "VHQ")}  # fmt: skip
+        audio = resampled["HQ"]  # what audiogender uses
+        level, _ = timed("level, DC, sounding part", lambda: level_for_detection(audio))
+        start, end = timed("level, DC, sounding part", lambda: active_span(level))
+        logmel = timed("log-mel features (detector and CNN)", lambda: piece_features(level[start:end], detector.features))
+        timed("voice detector CNN", lambda: detector.log_odds(logmel))
+        timed("Silero, if it were asked (it is for few)", lambda: short_clip_probabilities(level))
+        timed("gender CNN", lambda: cnn.network.window_outputs(logmel))
+        mel = timed("mel features (GE2E)", lambda: piece_features(level[start:end], encoder.features))
+        timed("GE2E, a window alone", lambda: encoder.network.window_outputs(mel))
+        return mel
+
+    judge(paths[0])  # warm up
+    spent.clear()
+    batch = np.concatenate([judge(path) for path in paths])[:64]
+    started = time.perf_counter()
+    encoder.network.window_outputs(batch)
+    spent["GE2E, a window in a batch of 64"] = (time.perf_counter() - started) / len(batch) * len(paths)
+    print(f"where a 1-s clip's time goes, one thread, {len(paths)} clips (ms a clip):")
+    for step, seconds in spent.items():
+        print(f"  {step:45s} {1000 * seconds / len(paths):7.2f}")
 
 
 def main() -> None:
@@ -171,6 +226,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run([str(Path(sys.executable).parent / "audiogender"), "predict", str(clips[0]), "--model", kind], capture_output=True, check=True)
             print(f"  cold start, audiogender predict on one 1-s file  {time.perf_counter() - started:.2f} s")
+        stages(clips[:200])
 
 
 if __name__ == "__main__":
