@@ -21,6 +21,26 @@ def test_the_shipped_models_are_onnx_files_that_describe_themselves():
     assert isinstance(network, Network) and isinstance(default, Network)  # both meet the protocol prediction needs
 
 
+def test_windows_padded_with_silence_start_from_the_state_after_it_and_embed_the_same():
+    import numpy as np
+
+    from audiogender.runtime import SILENCE_STEP_FRAMES, silent_frames
+
+    encoder = audiogender.load_model(kind="encoder").network.encoder
+    assert encoder.state_shape == (3, 256)  # the shipped export takes and gives its LSTM state
+    rng = np.random.default_rng(0)
+    windows = (rng.normal(size=(4, encoder.features.n_frames, encoder.features.n_features)) ** 2).astype(np.float32)
+    for i, silent in enumerate((61, 70, 100, 45)):  # as stretch_windows pads short pieces: silence first
+        windows[i, :silent] = 0
+    assert silent_frames(windows) == 45 and silent_frames(windows[:0]) == 0 and silent_frames(np.zeros((1, 5, 40))) == 4
+    zero = np.zeros((3, len(windows), 256), np.float32)
+    heard_whole = encoder._run(windows, zero, zero)[0]  # every frame, from the LSTM's zero state
+    np.testing.assert_allclose(encoder.embed(windows), heard_whole, atol=1e-6)
+    assert set(encoder._after_silence) >= {45 // SILENCE_STEP_FRAMES * SILENCE_STEP_FRAMES}
+    np.testing.assert_allclose(encoder.embed(windows[2:3]), heard_whole[2:3], atol=1e-6)  # alone: all 100 silent frames skipped
+    assert encoder.embed(windows[:0]).shape == (0, 256)
+
+
 def test_a_model_is_named_by_its_onnx_file_its_checkpoint_or_its_run_folder(tmp_path):
     import shutil
 

@@ -171,21 +171,63 @@ class CnnNetwork(Exported, MeanLogOdds):
         return f"CnnNetwork({self.file.name!r})"
 
 
+STATE_INPUTS, STATE_OUTPUTS = ("hidden", "cell"), ("hidden_after", "cell_after")  # an encoder's LSTM state, in and out
+SILENCE_STEP_FRAMES = 8  # the silence a batch of windows starts with is skipped in steps of this many frames
+
+
 class SpeakerEncoder:
     """A frozen speaker encoder (GE2E, ``assets/ge2e.onnx``): each 1.6 s window of mel power in,
-    a 256-dimensional voice embedding of unit length out."""
+    a 256-dimensional voice embedding of unit length out.
+
+    A piece shorter than a window is padded with silence before it, and silence is all
+    zeros in mel power, so the LSTM's state after it depends on its length alone: an
+    encoder that takes and gives its state starts a batch from its state after the
+    silence every window begins with (kept once computed), rather than hearing that
+    silence again. The embeddings are the same; a 1-s clip's window is 40% silence.
+    """
 
     def __init__(self, file: OnnxFile):
         self.file = file
         self.path, self.features = file.path, file.features
         self.weights_sha256 = file.meta.get(WEIGHTS_KEY)
+        inputs = {i.name: i.shape for i in file.session.get_inputs()}
+        self.state_shape = (inputs[STATE_INPUTS[0]][0], inputs[STATE_INPUTS[0]][2]) if set(STATE_INPUTS) <= set(inputs) else None  # (layers, units)
+        self._after_silence: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def embed(self, features: np.ndarray) -> np.ndarray:
         """Unit-length embeddings of a batch of windows' features."""
-        return self.file.run(features)
+        if self.state_shape is None:  # an encoder exported without its state
+            return self.file.run(features)
+        if not len(features):
+            return np.zeros((0, self.file.session.get_outputs()[0].shape[1]), np.float32)
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        skip = silent_frames(features) // SILENCE_STEP_FRAMES * SILENCE_STEP_FRAMES
+        hidden, cell = (np.repeat(state, len(features), axis=1) for state in self.state_after_silence(skip))
+        return self._run(features[:, skip:], hidden, cell)[0]
+
+    def state_after_silence(self, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """The LSTM's (hidden, cell) state after ``frames`` frames of silence, for one window."""
+        if frames not in self._after_silence:
+            layers, units = self.state_shape
+            zero = np.zeros((layers, 1, units), np.float32)
+            silence = np.zeros((1, frames, self.features.n_features), np.float32)
+            self._after_silence[frames] = self._run(silence, zero, zero)[1:] if frames else (zero, zero)
+        return self._after_silence[frames]
+
+    def _run(self, features: np.ndarray, hidden: np.ndarray, cell: np.ndarray) -> list[np.ndarray]:
+        return self.file.session.run(None, {self.file.input_name: features, STATE_INPUTS[0]: hidden, STATE_INPUTS[1]: cell})
 
     def __repr__(self) -> str:
         return f"SpeakerEncoder({self.file.name!r})"
+
+
+def silent_frames(features: np.ndarray) -> int:
+    """How many all-zero frames every window of a batch starts with (at most all but one)."""
+    if not len(features):
+        return 0
+    sounding = features.any(axis=2)
+    first = np.where(sounding.any(axis=1), sounding.argmax(axis=1), features.shape[1])  # all silence: all of it
+    return int(min(first.min(), features.shape[1] - 1))
 
 
 class EncoderNetwork(Exported):

@@ -35,6 +35,22 @@ def test_the_shipped_encoder_is_resemblyzers_ge2e_in_onnx():
     got = onnx_encoder.embed(mels)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    padded = compute_features(np.stack([np.pad(w[: n // 3], (n - n // 3, 0)) for w in windows]), ENCODER_FEATURES)  # silence first
+    with torch.no_grad():
+        np.testing.assert_allclose(onnx_encoder.embed(padded), load_ge2e()(torch.as_tensor(padded)).numpy(), atol=1e-5)
+
+
+def test_an_encoder_exported_without_its_state_embeds_the_same(tmp_path):
+    from audiogender.lab.onnx_export import onnx_bytes, with_metadata
+    from audiogender.runtime import OnnxFile, SpeakerEncoder
+
+    stateless = onnx_bytes(load_ge2e(), torch.rand(2, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels), "features", "embedding", {0: "windows", 1: "frames"})
+    (tmp_path / "ge2e.onnx").write_bytes(with_metadata(stateless, {"features": json.dumps(ENCODER_FEATURES.to_dict())}))
+    old = SpeakerEncoder(OnnxFile(tmp_path / "ge2e.onnx"))
+    assert old.state_shape is None
+    mels = np.abs(np.random.default_rng(1).normal(size=(3, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels))).astype(np.float32)
+    mels[:, :50] = 0
+    np.testing.assert_allclose(old.embed(mels), shipped_encoder().embed(mels), atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,18 @@ imported. The product runs the ONNX export (``assets/ge2e.onnx``) without torch.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..features import FeatureConfig
-from ..runtime import WEIGHTS_KEY, OnnxFile, SpeakerEncoder, file_sha256
+from ..runtime import STATE_INPUTS, STATE_OUTPUTS, WEIGHTS_KEY, OnnxFile, SpeakerEncoder, file_sha256
 from ..shipped import GE2E_FILE, asset_path
-from .onnx_export import describe, onnx_bytes, with_metadata, write_onnx
+from .onnx_export import describe, with_metadata, write_onnx
 
 # Resemblyzer's partials: 160 centred frames (1.6 s; 25,440 samples give 160 frames), 1.3 partials a second
 # shorter pieces end their window (left-padded): the LSTM's last state then follows speech, not silence
@@ -43,8 +45,25 @@ class GE2E(nn.Module):
 
     def forward(self, mels: torch.Tensor) -> torch.Tensor:
         _, (hidden, _) = self.lstm(mels)
-        embedding = torch.relu(self.linear(hidden[-1]))
+        return self.embedding(hidden[-1])
+
+    def embedding(self, last: torch.Tensor) -> torch.Tensor:
+        """The unit embedding of the LSTM's last state."""
+        embedding = torch.relu(self.linear(last))
         return embedding / torch.norm(embedding, dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class GE2EFromState(nn.Module):
+    """GE2E as exported: it starts from the LSTM state it is given and also gives the state it ends in, so prediction
+    can start a window padded with silence from the state after that silence (``runtime.SpeakerEncoder``)."""
+
+    def __init__(self, ge2e: GE2E):
+        super().__init__()
+        self.ge2e = ge2e
+
+    def forward(self, mels: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _, (hidden, cell) = self.ge2e.lstm(mels, (hidden, cell))
+        return self.ge2e.embedding(hidden[-1]), hidden, cell
 
 
 def resemblyzer_weights() -> Path:
@@ -69,8 +88,17 @@ def export_ge2e(path: str | os.PathLike | None = None, weights: str | os.PathLik
     """Write the GE2E encoder as ONNX (default: the package's ``assets/ge2e.onnx``), recording where its weights came from."""
     weights = Path(weights) if weights else resemblyzer_weights()
     path = Path(path) if path else asset_path(GE2E_FILE)
-    example = torch.rand(2, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels)
-    model = onnx_bytes(load_ge2e(weights), example, "features", "embedding", {0: "windows", 1: "frames"})
+    state = torch.zeros(LAYERS, 2, HIDDEN_SIZE)
+    example = (torch.rand(2, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels), state, state)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            GE2EFromState(load_ge2e(weights)).eval(), example, buffer, input_names=["features", *STATE_INPUTS],
+            output_names=["embedding", *STATE_OUTPUTS], dynamo=False,
+            dynamic_axes={"features": {0: "windows", 1: "frames"}, "embedding": {0: "windows"}, **{name: {1: "windows"} for name in STATE_INPUTS + STATE_OUTPUTS}},
+        )  # fmt: skip
+    model = buffer.getvalue()
     meta = {"network": "GE2E speaker encoder (Wan et al. 2018), weights of Resemblyzer 0.1.4 (Resemble AI, Apache-2.0)", WEIGHTS_KEY: file_sha256(weights)}
     write_onnx(path, with_metadata(model, describe(ENCODER_FEATURES, meta)))
     return path
