@@ -13,9 +13,7 @@ imported. The product runs the ONNX export (``assets/ge2e.onnx``) without torch.
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
-import warnings
 from pathlib import Path
 
 import torch
@@ -24,7 +22,7 @@ from torch import nn
 from ..features import FeatureConfig
 from ..runtime import STATE_INPUTS, STATE_OUTPUTS, WEIGHTS_KEY, OnnxFile, SpeakerEncoder, file_sha256
 from ..shipped import GE2E_FILE, asset_path
-from .onnx_export import describe, with_metadata, write_onnx
+from .onnx_export import describe, onnx_graph_bytes, with_metadata, write_onnx
 
 # Resemblyzer's partials: 160 centred frames (1.6 s; 25,440 samples give 160 frames), 1.3 partials a second
 # shorter pieces end their window (left-padded): the LSTM's last state then follows speech, not silence
@@ -90,15 +88,8 @@ def export_ge2e(path: str | os.PathLike | None = None, weights: str | os.PathLik
     path = Path(path) if path else asset_path(GE2E_FILE)
     state = torch.zeros(LAYERS, 2, HIDDEN_SIZE)
     example = (torch.rand(2, ENCODER_FEATURES.n_frames, ENCODER_FEATURES.n_mels), state, state)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            GE2EFromState(load_ge2e(weights)).eval(), example, buffer, input_names=["features", *STATE_INPUTS],
-            output_names=["embedding", *STATE_OUTPUTS], dynamo=False,
-            dynamic_axes={"features": {0: "windows", 1: "frames"}, "embedding": {0: "windows"}, **{name: {1: "windows"} for name in STATE_INPUTS + STATE_OUTPUTS}},
-        )  # fmt: skip
-    model = buffer.getvalue()
+    varying = {"features": {0: "windows", 1: "frames"}, "embedding": {0: "windows"}, **{name: {1: "windows"} for name in STATE_INPUTS + STATE_OUTPUTS}}
+    model = onnx_graph_bytes(GE2EFromState(load_ge2e(weights)), example, ["features", *STATE_INPUTS], ["embedding", *STATE_OUTPUTS], varying)
     meta = {"network": "GE2E speaker encoder (Wan et al. 2018), weights of Resemblyzer 0.1.4 (Resemble AI, Apache-2.0)", WEIGHTS_KEY: file_sha256(weights)}
     write_onnx(path, with_metadata(model, describe(ENCODER_FEATURES, meta)))
     return path

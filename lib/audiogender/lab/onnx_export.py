@@ -23,14 +23,16 @@ from ..runtime import SOURCE_KEY, file_sha256
 
 def onnx_bytes(module: nn.Module, example: torch.Tensor, input_name: str, output_name: str, varying: dict[int, str]) -> bytes:
     """``module`` (in eval mode) as ONNX bytes; ``varying`` names the axes of input and output that may change size."""
-    buffer = io.BytesIO()
     output_axes = {axis: name for axis, name in varying.items() if axis == 0}  # only the batch passes through to the output
+    return onnx_graph_bytes(module, (example,), [input_name], [output_name], {input_name: varying, output_name: output_axes})
+
+
+def onnx_graph_bytes(module: nn.Module, examples: tuple, inputs: list[str], outputs: list[str], varying: dict[str, dict[int, str]]) -> bytes:
+    """``module`` (in eval mode) of several named inputs and outputs as ONNX bytes; ``varying``: each one's axes that may change size."""
+    buffer = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.cpu().eval(), (example,), buffer, input_names=[input_name], output_names=[output_name],
-            dynamic_axes={input_name: varying, output_name: output_axes}, dynamo=False,
-        )  # fmt: skip
+        torch.onnx.export(module.cpu().eval(), examples, buffer, input_names=inputs, output_names=outputs, dynamic_axes=varying, dynamo=False)
     return buffer.getvalue()
 
 
