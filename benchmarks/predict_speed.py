@@ -148,7 +148,6 @@ def long_recording(path: str, kind: str) -> None:
 def stages(paths: list[Path]) -> None:
     """Milliseconds a 1-s clip spends in each step of ``predict_files``, on one thread."""
     from audiogender import load_model
-    from audiogender.audio import check_rate
     from audiogender.vad import short_clip_probabilities
     from audiogender.voice import active_span, shipped_detector
     from audiogender.windows import level_for_detection, piece_features
@@ -164,7 +163,7 @@ def stages(paths: list[Path]) -> None:
 
     def judge(path) -> np.ndarray:
         data, rate = timed("decode (libsndfile)", lambda: sf.read(path, dtype="float32"))
-        resampled = {quality: timed(f"resample {rate // 1000} -> 16 kHz, soxr {quality}", lambda: soxr.resample(data, check_rate(rate), 16_000, quality=quality))
+        resampled = {quality: timed(f"resample {rate // 1000} -> 16 kHz, soxr {quality}", lambda: soxr.resample(data, rate, 16_000, quality=quality))
                      for quality in ("QQ", "LQ", "MQ", "HQ", "VHQ")}  # fmt: skip
         audio = resampled["HQ"]  # what audiogender uses
         level, _ = timed("level, DC, sounding part", lambda: level_for_detection(audio))

@@ -11,6 +11,11 @@ from audiogender.windows import _heard_blocks, one_ahead, voiced_blocks, voiced_
 from helpers import SAMPLES
 
 
+@pytest.fixture(scope="module")
+def model():
+    return audiogender.load_model(kind="cnn", device="cpu")
+
+
 def test_one_ahead_gives_every_item_in_order_made_in_another_thread():
     made_in = []
 
@@ -49,8 +54,7 @@ def test_one_ahead_closed_early_makes_no_more_and_waits_for_the_item_in_hand():
     assert not any(thread.name == "audiogender-ahead" and thread.is_alive() for thread in threading.enumerate())
 
 
-def test_blocks_heard_ahead_in_a_thread_are_those_heard_in_turn():
-    model = audiogender.load_model(kind="cnn", device="cpu")
+def test_blocks_heard_ahead_in_a_thread_are_those_heard_in_turn(model):
     path = SAMPLES / "3436-172162-0000.ogg"  # 16.7 s, read in 4 s blocks
     ahead = list(voiced_blocks(stream_audio(path, block_seconds=4), model.features, model.settings))
     in_turn = [voiced_from(heard, model.features, model.settings) for heard in _heard_blocks(stream_audio(path, block_seconds=4), model.settings)]
@@ -61,7 +65,7 @@ def test_blocks_heard_ahead_in_a_thread_are_those_heard_in_turn():
     assert sum(len(block.pieces) for block in ahead) > 0
 
 
-def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(monkeypatch):
+def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(model, monkeypatch):
     import audiogender.voice as voice
 
     class Counted(voice.VoiceDetector):
@@ -72,7 +76,6 @@ def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(monkeyp
             return super().log_odds(features)
 
     detector = Counted(voice.shipped_detector().file)
-    model = audiogender.load_model(kind="cnn", device="cpu")
     speech = audiogender.load_audio(SAMPLES / "3436-172162-0000.ogg")  # 16.7 s of clear speech: a long recording
     sure = next(voiced_blocks([speech], model.features, model.settings, detector))
     assert sure.pieces and Counted.asked == 0
@@ -81,10 +84,9 @@ def test_a_stretch_silero_is_sure_of_is_kept_without_asking_the_detector(monkeyp
     assert Counted.asked == len(asked.pieces) and asked.pieces == sure.pieces and np.allclose(asked.features, sure.features)
 
 
-def test_the_network_is_never_given_more_than_a_batch_of_windows_at_once(monkeypatch):
+def test_the_network_is_never_given_more_than_a_batch_of_windows_at_once(model, monkeypatch):
     from audiogender.scheduler import BATCH_WINDOWS
 
-    model = audiogender.load_model(kind="cnn", device="cpu")
     real, sizes = model.network.window_outputs, []
 
     def counted(features):
